@@ -1,0 +1,55 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// The library stores every blob and manifest under its sha256 digest. A
+// content addressed by another algorithm (sha512) is reached through a link
+// file named by that digest and holding the sha256 one: the library writes
+// such links for blobs uploaded with a sha512 digest, and follows them on
+// reads. cairn writes the ones the library does not (manifests pushed by a
+// sha512 digest, blobs mounted by one).
+
+const repositoriesRoot = "/docker/registry/v2/repositories"
+
+func manifestLinkPath(repo string, d digest.Digest) string {
+	return fmt.Sprintf("%s/%s/_manifests/revisions/%s/%s/link", repositoriesRoot, repo, d.Algorithm(), d.Encoded())
+}
+
+func blobLinkPath(repo string, d digest.Digest) string {
+	return fmt.Sprintf("%s/%s/_layers/%s/%s/link", repositoriesRoot, repo, d.Algorithm(), d.Encoded())
+}
+
+// LinkManifestAlias makes alias name the manifest stored as canonical.
+func (e *Engine) LinkManifestAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error {
+	if err := e.driver.PutContent(ctx, manifestLinkPath(repo, alias), []byte(canonical.String())); err != nil {
+		return fmt.Errorf("embedded engine: link manifest %s to %s: %w", alias, canonical, err)
+	}
+	return nil
+}
+
+// LinkBlobAlias makes alias name the blob stored as canonical in repo.
+func (e *Engine) LinkBlobAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error {
+	if err := e.driver.PutContent(ctx, blobLinkPath(repo, alias), []byte(canonical.String())); err != nil {
+		return fmt.Errorf("embedded engine: link blob %s to %s: %w", alias, canonical, err)
+	}
+	return nil
+}
+
+// BlobAlias returns the digest a blob link in repo points at.
+func (e *Engine) BlobAlias(ctx context.Context, repo string, alias digest.Digest) (digest.Digest, error) {
+	b, err := e.driver.GetContent(ctx, blobLinkPath(repo, alias))
+	if err != nil {
+		return "", fmt.Errorf("embedded engine: blob %s in %s: %w", alias, repo, err)
+	}
+	d, err := digest.Parse(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", fmt.Errorf("embedded engine: blob link %s in %s: %w", alias, repo, err)
+	}
+	return d, nil
+}

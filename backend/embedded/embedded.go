@@ -1,0 +1,252 @@
+// Package embedded runs the CNCF distribution registry library in-process as
+// cairn's engine: filesystem storage under the data directory by default, or
+// any of the library's storage drivers (S3, GCS, Azure) from configuration.
+package embedded
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	"github.com/distribution/reference"
+	"go.uber.org/zap"
+
+	"github.com/cairn-dev/cairn/backend"
+
+	// The storage drivers selectable from the configuration file.
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/gcs"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
+)
+
+// Config configures the embedded engine. The zero value with a DataDir is a
+// working filesystem engine.
+type Config struct {
+	// DataDir holds the filesystem storage (DataDir/storage) and the upload
+	// secret (DataDir/upload-secret).
+	DataDir string
+	// Storage, when set, is the distribution library's storage section: one
+	// driver name ("filesystem", "s3", "gcs", "azure", "inmemory") with its
+	// parameters. Empty means filesystem under DataDir/storage.
+	Storage map[string]map[string]any
+}
+
+// Engine is the embedded distribution library.
+type Engine struct {
+	app      *handlers.App
+	driver   storagedriver.StorageDriver
+	registry distribution.Namespace
+	log      *zap.Logger
+}
+
+var (
+	_ backend.Backend = (*Engine)(nil)
+	_ backend.Walker  = (*Engine)(nil)
+)
+
+// New starts the engine. It creates the data directory and the upload
+// secret on first use; the secret is kept so that uploads in progress
+// survive a restart.
+func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("embedded engine: no data directory")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded engine: data directory: %w", err)
+	}
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "upload-secret"))
+	if err != nil {
+		return nil, fmt.Errorf("embedded engine: %w", err)
+	}
+	st := configuration.Storage{}
+	for name, params := range cfg.Storage {
+		st[name] = configuration.Parameters(params)
+	}
+	if st.Type() == "" {
+		st["filesystem"] = configuration.Parameters{"rootdirectory": filepath.Join(cfg.DataDir, "storage")}
+	}
+	st["delete"] = configuration.Parameters{"enabled": true}
+	// The façade serves bytes itself; redirects to a storage URL would hand
+	// clients a second host to reach.
+	st["redirect"] = configuration.Parameters{"disable": true}
+
+	conf := &configuration.Configuration{Storage: st}
+	conf.HTTP.Secret = secret
+	// Relative Location headers: never built from the request's Host.
+	conf.HTTP.RelativeURLs = true
+	conf.Log.AccessLog.Disabled = true
+	// Non-distributable layers name where they live; any http(s) URL may.
+	conf.Validation.Manifests.URLs.Allow = []string{"^https?://"}
+
+	routeLibraryLogs(log)
+
+	// NewApp panics on a configuration it cannot use; turn that into an error.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("embedded engine: storage %q: %v", st.Type(), r)
+		}
+	}()
+	app := handlers.NewApp(ctx, conf)
+
+	driver, err := factory.Create(ctx, st.Type(), st.Parameters())
+	if err != nil {
+		return nil, fmt.Errorf("embedded engine: storage driver %q: %w", st.Type(), err)
+	}
+	reg, err := storage.NewRegistry(ctx, driver, storage.EnableDelete)
+	if err != nil {
+		return nil, fmt.Errorf("embedded engine: registry: %w", err)
+	}
+	return &Engine{app: app, driver: driver, registry: reg, log: log}, nil
+}
+
+// loadSecret reads the upload secret, creating it on first use.
+func loadSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return "", fmt.Errorf("upload secret %s is shorter than 32 characters; delete it to have a new one made", path)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("upload secret: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("upload secret: %w", err)
+	}
+	s := hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return loadSecret(path) // made by a racing start
+		}
+		return "", fmt.Errorf("upload secret: %w", err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("upload secret: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("upload secret: %w", err)
+	}
+	return s, f.Close()
+}
+
+// ServeHTTP answers a /v2/ request with the library's handlers.
+func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.app.ServeHTTP(w, r) }
+
+// Name is "embedded".
+func (e *Engine) Name() string { return "embedded" }
+
+// NativeReferrers is false: the library has no referrers API.
+func (e *Engine) NativeReferrers() bool { return false }
+
+// Ready checks that storage answers.
+func (e *Engine) Ready(ctx context.Context) error {
+	_, err := e.driver.List(ctx, "/")
+	var notFound storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("embedded engine: storage: %w", err)
+	}
+	return nil
+}
+
+// Close stops the library's background work.
+func (e *Engine) Close() error { return e.app.Shutdown() }
+
+// Repositories lists every repository in storage.
+func (e *Engine) Repositories(ctx context.Context) ([]string, error) {
+	en, ok := e.registry.(distribution.RepositoryEnumerator)
+	if !ok {
+		return nil, errors.New("embedded engine: storage cannot list repositories")
+	}
+	var repos []string
+	err := en.Enumerate(ctx, func(name string) error {
+		repos = append(repos, name)
+		return nil
+	})
+	var notFound storagedriver.PathNotFoundError
+	if errors.As(err, &notFound) {
+		return nil, nil // nothing pushed yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded engine: list repositories: %w", err)
+	}
+	return repos, nil
+}
+
+// Walk calls fn for every manifest stored in repo, with its tags.
+func (e *Engine) Walk(ctx context.Context, repo string, fn func(backend.Manifest) error) error {
+	named, err := reference.WithName(repo)
+	if err != nil {
+		return fmt.Errorf("embedded engine: walk %q: %w", repo, err)
+	}
+	r, err := e.registry.Repository(ctx, named)
+	if err != nil {
+		return fmt.Errorf("embedded engine: walk %s: %w", repo, err)
+	}
+	tagsByDigest := map[string][]string{}
+	tags, err := r.Tags(ctx).All(ctx)
+	var unknownRepo distribution.ErrRepositoryUnknown
+	if err != nil && !errors.As(err, &unknownRepo) {
+		return fmt.Errorf("embedded engine: tags of %s: %w", repo, err)
+	}
+	for _, tag := range tags {
+		desc, err := r.Tags(ctx).Get(ctx, tag)
+		if err != nil {
+			continue // deleted while walking
+		}
+		tagsByDigest[desc.Digest.String()] = append(tagsByDigest[desc.Digest.String()], tag)
+	}
+	ms, err := r.Manifests(ctx)
+	if err != nil {
+		return fmt.Errorf("embedded engine: manifests of %s: %w", repo, err)
+	}
+	en, ok := ms.(distribution.ManifestEnumerator)
+	if !ok {
+		return errors.New("embedded engine: storage cannot list manifests")
+	}
+	blobs := r.Blobs(ctx)
+	err = en.Enumerate(ctx, func(dgst digestType) error {
+		payload, err := blobs.Get(ctx, dgst)
+		if err != nil {
+			e.log.Warn("reindex: manifest unreadable, skipped", zap.String("repo", repo), zap.Stringer("digest", dgst), zap.Error(err))
+			return nil
+		}
+		m := backend.Manifest{
+			Repository: repo,
+			Digest:     dgst.String(),
+			MediaType:  sniffMediaType(payload),
+			Payload:    payload,
+			Tags:       tagsByDigest[dgst.String()],
+		}
+		link := fmt.Sprintf("/docker/registry/v2/repositories/%s/_manifests/revisions/%s/%s/link", repo, dgst.Algorithm(), dgst.Encoded())
+		if fi, err := e.driver.Stat(ctx, link); err == nil {
+			m.ModTime = fi.ModTime()
+		}
+		return fn(m)
+	})
+	var notFound storagedriver.PathNotFoundError
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	return err
+}

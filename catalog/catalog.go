@@ -1,0 +1,107 @@
+// Package catalog holds cairn's index of every manifest that passed through
+// the façade: the Store interface that the SQLite and PostgreSQL stores
+// implement, the types they exchange, and the parsing of a manifest into a
+// catalog entry. It does not speak HTTP and does not hold blob bytes.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrNotFound is returned (wrapped) when a repository, manifest or tag is not
+// in the catalog.
+var ErrNotFound = errors.New("catalog: not found")
+
+// Layer is one entry of a manifest's content: a layer of an image manifest,
+// its config, or a child manifest of an index.
+type Layer struct {
+	// Kind is "config", "layer" or "manifest" (a child of an index).
+	Kind         string            `json:"kind"`
+	Digest       digest.Digest     `json:"digest"`
+	MediaType    string            `json:"mediaType"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Title        string            `json:"title,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+// Manifest is the catalog entry of one manifest in one repository.
+type Manifest struct {
+	Repository string
+	Digest     digest.Digest
+	MediaType  string
+	// ArtifactType is the manifest's artifactType, or its config media type
+	// when it has none (the spec's fallback for image manifests).
+	ArtifactType string
+	Annotations  map[string]string
+	// Layers holds the config, the layers and, for an index, the child
+	// manifests, in manifest order.
+	Layers []Layer
+	// Subject is the digest of the manifest this one refers to, or "".
+	Subject digest.Digest
+	// Size is the length of the manifest's bytes.
+	Size     int64
+	PushedAt time.Time
+	// Tags is filled by reads; writes ignore it (tags are set with Tag).
+	Tags []string
+}
+
+// Store is the catalog's storage. Both implementations (catalog/sqlite and
+// catalog/postgres) pass catalog/storetest.
+type Store interface {
+	// PutManifest records m, replacing an entry with the same repository and
+	// digest. PushedAt of an existing entry is kept (re-pushing the same bytes
+	// is not a new push).
+	PutManifest(ctx context.Context, m Manifest) error
+	// Tag points tag at dgst in repo, moving it if it pointed elsewhere. The
+	// manifest must be in the catalog (ErrNotFound otherwise).
+	Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error
+	// DeleteTag removes a tag; ErrNotFound if it does not exist.
+	DeleteTag(ctx context.Context, repo, tag string) error
+	// DeleteManifest removes a manifest and every tag pointing at it;
+	// ErrNotFound if it does not exist.
+	DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error
+
+	// Manifest returns one entry with its tags.
+	Manifest(ctx context.Context, repo string, dgst digest.Digest) (Manifest, error)
+	// ResolveTag returns the digest a tag points at.
+	ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error)
+	// Referrers returns the manifests in repo whose subject is dgst, oldest
+	// push first, optionally only those of one artifactType ("" for all).
+	Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]Manifest, error)
+
+	// Repositories lists the repository names that hold at least one
+	// manifest, sorted.
+	Repositories(ctx context.Context) ([]string, error)
+	// ReplaceRepository makes the catalog's view of repo exactly ms and
+	// tags (tag → digest), in one transaction: what reindex writes. PushedAt
+	// of entries already present is kept. An empty ms removes repo.
+	ReplaceRepository(ctx context.Context, repo string, ms []Manifest, tags map[string]digest.Digest) error
+
+	// MarkPending records that repo is about to change in the engine, before
+	// the change is indexed; ClearPending removes that mark once it is. Marks
+	// left after a crash tell reindex which repositories to visit.
+	MarkPending(ctx context.Context, repo string) (id int64, err error)
+	ClearPending(ctx context.Context, id int64) error
+	// Pending lists the repositories with marks, sorted, without duplicates.
+	Pending(ctx context.Context) ([]string, error)
+	// ClearPendingRepository removes every mark of repo (after a reindex of it).
+	ClearPendingRepository(ctx context.Context, repo string) error
+
+	// Stats counts what the catalog holds.
+	Stats(ctx context.Context) (Stats, error)
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Stats are the catalog's sizes, exported as metrics.
+type Stats struct {
+	Repositories int64
+	Manifests    int64
+	Tags         int64
+}

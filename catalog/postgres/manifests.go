@@ -1,0 +1,225 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+// manifestColumns are the columns scanManifest reads, in order.
+const manifestColumns = `repository, digest, media_type, artifact_type, annotations, subject, size, pushed_at`
+
+// PutManifest records m, replacing an entry with the same repository and
+// digest but keeping its push time and tags.
+func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return putManifest(ctx, tx, m) })
+	if err != nil {
+		return fmt.Errorf("postgres: put manifest %s@%s: %w", m.Repository, m.Digest, err)
+	}
+	return nil
+}
+
+// putManifest writes m, its layers and its annotations in tx.
+func putManifest(ctx context.Context, tx pgx.Tx, m catalog.Manifest) error {
+	annotations, err := encodeAnnotations(m.Annotations)
+	if err != nil {
+		return err
+	}
+	repo, dgst := m.Repository, string(m.Digest)
+	_, err = tx.Exec(ctx, `
+INSERT INTO manifests (`+manifestColumns+`)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (repository, digest) DO UPDATE SET
+	media_type = excluded.media_type,
+	artifact_type = excluded.artifact_type,
+	annotations = excluded.annotations,
+	subject = excluded.subject,
+	size = excluded.size`,
+		repo, dgst, m.MediaType, m.ArtifactType, annotations, string(m.Subject), m.Size, pushTime(m.PushedAt))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM layers WHERE repository = $1 AND manifest_digest = $2`, repo, dgst); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM annotations WHERE repository = $1 AND digest = $2`, repo, dgst); err != nil {
+		return err
+	}
+	var batch pgx.Batch
+	for i, l := range m.Layers {
+		la, err := encodeAnnotations(l.Annotations)
+		if err != nil {
+			return err
+		}
+		batch.Queue(`
+INSERT INTO layers (repository, manifest_digest, position, kind, digest, media_type, size, artifact_type, title, annotations)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			repo, dgst, i, l.Kind, string(l.Digest), l.MediaType, l.Size, l.ArtifactType, l.Title, la)
+	}
+	for k, v := range m.Annotations {
+		batch.Queue(`INSERT INTO annotations (repository, digest, key, value) VALUES ($1, $2, $3, $4)`, repo, dgst, k, v)
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &batch).Close()
+}
+
+// Manifest returns one entry with its layers and tags.
+func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (catalog.Manifest, error) {
+	var m catalog.Manifest
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		row := tx.QueryRow(ctx, `SELECT `+manifestColumns+` FROM manifests WHERE repository = $1 AND digest = $2`, repo, string(dgst))
+		var err error
+		if m, err = scanManifest(row); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return catalog.ErrNotFound
+			}
+			return err
+		}
+		return loadDetails(ctx, tx, &m)
+	})
+	if err != nil {
+		return catalog.Manifest{}, fmt.Errorf("postgres: manifest %s@%s: %w", repo, dgst, err)
+	}
+	return m, nil
+}
+
+// Referrers returns the entries in repo whose subject is subject, oldest push
+// first (then by digest), only those of artifactType unless it is "".
+func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {
+	var ms []catalog.Manifest
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+SELECT `+manifestColumns+` FROM manifests
+WHERE repository = $1 AND subject = $2 AND ($3 = '' OR artifact_type = $3)
+ORDER BY pushed_at, digest`, repo, string(subject), artifactType)
+		if err != nil {
+			return err
+		}
+		if ms, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Manifest, error) {
+			return scanManifest(row)
+		}); err != nil {
+			return err
+		}
+		for i := range ms {
+			if err := loadDetails(ctx, tx, &ms[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: referrers of %s@%s: %w", repo, subject, err)
+	}
+	if ms == nil {
+		ms = []catalog.Manifest{}
+	}
+	return ms, nil
+}
+
+// DeleteManifest removes an entry; its tags, layers and annotations go with
+// it (ON DELETE CASCADE).
+func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
+	err := affected(s.exec(ctx, `DELETE FROM manifests WHERE repository = $1 AND digest = $2`, repo, string(dgst)))
+	if err != nil {
+		return fmt.Errorf("postgres: delete manifest %s@%s: %w", repo, dgst, err)
+	}
+	return nil
+}
+
+// scanManifest reads the manifestColumns of one row.
+func scanManifest(row pgx.Row) (catalog.Manifest, error) {
+	var (
+		m                         catalog.Manifest
+		dgst, subject, annotation string
+		pushed                    time.Time
+	)
+	err := row.Scan(&m.Repository, &dgst, &m.MediaType, &m.ArtifactType, &annotation, &subject, &m.Size, &pushed)
+	if err != nil {
+		return catalog.Manifest{}, err
+	}
+	m.Digest, m.Subject, m.PushedAt = digest.Digest(dgst), digest.Digest(subject), pushed.UTC()
+	if m.Annotations, err = decodeAnnotations(annotation); err != nil {
+		return catalog.Manifest{}, err
+	}
+	return m, nil
+}
+
+// loadDetails fills m's layers and tags.
+func loadDetails(ctx context.Context, tx pgx.Tx, m *catalog.Manifest) error {
+	rows, err := tx.Query(ctx, `
+SELECT kind, digest, media_type, size, artifact_type, title, annotations
+FROM layers WHERE repository = $1 AND manifest_digest = $2 ORDER BY position`, m.Repository, string(m.Digest))
+	if err != nil {
+		return err
+	}
+	m.Layers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Layer, error) {
+		var l catalog.Layer
+		var dgst, annotations string
+		if err := row.Scan(&l.Kind, &dgst, &l.MediaType, &l.Size, &l.ArtifactType, &l.Title, &annotations); err != nil {
+			return catalog.Layer{}, err
+		}
+		l.Digest = digest.Digest(dgst)
+		var err error
+		l.Annotations, err = decodeAnnotations(annotations)
+		return l, err
+	})
+	if err != nil {
+		return err
+	}
+	m.Tags, err = queryStrings(ctx, tx, `SELECT tag FROM tags WHERE repository = $1 AND digest = $2 ORDER BY tag`, m.Repository, string(m.Digest))
+	return err
+}
+
+// queryStrings returns the first column of every row of a query, as a
+// non-nil slice.
+func queryStrings(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args ...any) ([]string, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
+}
+
+// encodeAnnotations returns the stored form of an annotation map, a JSON
+// object ("{}" when empty).
+func encodeAnnotations(a map[string]string) (string, error) {
+	if len(a) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode annotations: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeAnnotations reads the stored form of an annotation map; nil when
+// empty.
+func decodeAnnotations(s string) (map[string]string, error) {
+	var a map[string]string
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, fmt.Errorf("decode annotations: %w", err)
+	}
+	if len(a) == 0 {
+		return nil, nil
+	}
+	return a, nil
+}

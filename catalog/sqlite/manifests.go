@@ -1,0 +1,256 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+// manifestColumns are the columns scanManifest reads, in order.
+const manifestColumns = `repository, digest, media_type, artifact_type, annotations, subject, size, pushed_at`
+
+// PutManifest records m, replacing an entry with the same repository and
+// digest but keeping its push time and tags.
+func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return putManifest(ctx, tx, m) })
+	if err != nil {
+		return fmt.Errorf("sqlite: put manifest %s@%s: %w", m.Repository, m.Digest, err)
+	}
+	return nil
+}
+
+// putManifest writes m, its layers and its annotations in tx.
+func putManifest(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
+	annotations, err := encodeAnnotations(m.Annotations)
+	if err != nil {
+		return err
+	}
+	pushed := m.PushedAt
+	if pushed.IsZero() {
+		pushed = time.Now()
+	}
+	repo, dgst := m.Repository, string(m.Digest)
+	_, err = tx.ExecContext(ctx, `
+INSERT INTO manifests (`+manifestColumns+`)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (repository, digest) DO UPDATE SET
+	media_type = excluded.media_type,
+	artifact_type = excluded.artifact_type,
+	annotations = excluded.annotations,
+	subject = excluded.subject,
+	size = excluded.size`,
+		repo, dgst, m.MediaType, m.ArtifactType, annotations, string(m.Subject), m.Size, micros(pushed))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM layers WHERE repository = ? AND manifest_digest = ?`, repo, dgst); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM annotations WHERE repository = ? AND digest = ?`, repo, dgst); err != nil {
+		return err
+	}
+	for i, l := range m.Layers {
+		la, err := encodeAnnotations(l.Annotations)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+INSERT INTO layers (repository, manifest_digest, position, kind, digest, media_type, size, artifact_type, title, annotations)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			repo, dgst, i, l.Kind, string(l.Digest), l.MediaType, l.Size, l.ArtifactType, l.Title, la)
+		if err != nil {
+			return err
+		}
+	}
+	for k, v := range m.Annotations {
+		_, err := tx.ExecContext(ctx, `INSERT INTO annotations (repository, digest, key, value) VALUES (?, ?, ?, ?)`, repo, dgst, k, v)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Manifest returns one entry with its layers and tags.
+func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (catalog.Manifest, error) {
+	var m catalog.Manifest
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRowContext(ctx, `SELECT `+manifestColumns+` FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst))
+		var err error
+		if m, err = scanManifest(row); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return catalog.ErrNotFound
+			}
+			return err
+		}
+		return loadDetails(ctx, tx, &m)
+	})
+	if err != nil {
+		return catalog.Manifest{}, fmt.Errorf("sqlite: manifest %s@%s: %w", repo, dgst, err)
+	}
+	return m, nil
+}
+
+// Referrers returns the entries in repo whose subject is subject, oldest push
+// first (then by digest), only those of artifactType unless it is "".
+func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {
+	ms := []catalog.Manifest{}
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+SELECT `+manifestColumns+` FROM manifests
+WHERE repository = ? AND subject = ? AND (? = '' OR artifact_type = ?)
+ORDER BY pushed_at, digest`, repo, string(subject), artifactType, artifactType)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanManifest(rows)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, m)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		for i := range ms {
+			if err := loadDetails(ctx, tx, &ms[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: referrers of %s@%s: %w", repo, subject, err)
+	}
+	return ms, nil
+}
+
+// DeleteManifest removes an entry; its tags, layers and annotations go with
+// it (ON DELETE CASCADE).
+func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst))
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete manifest %s@%s: %w", repo, dgst, err)
+	}
+	return nil
+}
+
+// affected returns catalog.ErrNotFound if a statement changed no row.
+func affected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return catalog.ErrNotFound
+	}
+	return nil
+}
+
+// scanManifest reads the manifestColumns of one row.
+func scanManifest(row interface{ Scan(...any) error }) (catalog.Manifest, error) {
+	var (
+		m                         catalog.Manifest
+		dgst, subject, annotation string
+		pushed                    int64
+	)
+	err := row.Scan(&m.Repository, &dgst, &m.MediaType, &m.ArtifactType, &annotation, &subject, &m.Size, &pushed)
+	if err != nil {
+		return catalog.Manifest{}, err
+	}
+	m.Digest, m.Subject, m.PushedAt = digest.Digest(dgst), digest.Digest(subject), fromMicros(pushed)
+	if m.Annotations, err = decodeAnnotations(annotation); err != nil {
+		return catalog.Manifest{}, err
+	}
+	return m, nil
+}
+
+// loadDetails fills m's layers and tags.
+func loadDetails(ctx context.Context, tx *sql.Tx, m *catalog.Manifest) error {
+	rows, err := tx.QueryContext(ctx, `
+SELECT kind, digest, media_type, size, artifact_type, title, annotations
+FROM layers WHERE repository = ? AND manifest_digest = ? ORDER BY position`, m.Repository, string(m.Digest))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l catalog.Layer
+		var dgst, annotations string
+		if err := rows.Scan(&l.Kind, &dgst, &l.MediaType, &l.Size, &l.ArtifactType, &l.Title, &annotations); err != nil {
+			return err
+		}
+		l.Digest = digest.Digest(dgst)
+		if l.Annotations, err = decodeAnnotations(annotations); err != nil {
+			return err
+		}
+		m.Layers = append(m.Layers, l)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+
+	m.Tags, err = queryStrings(ctx, tx, `SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag`, m.Repository, string(m.Digest))
+	return err
+}
+
+// queryStrings returns the first column of every row of a query, as a
+// non-nil slice.
+func queryStrings(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// encodeAnnotations returns the stored form of an annotation map, a JSON
+// object ("{}" when empty).
+func encodeAnnotations(a map[string]string) (string, error) {
+	if len(a) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode annotations: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeAnnotations reads the stored form of an annotation map; nil when
+// empty.
+func decodeAnnotations(s string) (map[string]string, error) {
+	var a map[string]string
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, fmt.Errorf("decode annotations: %w", err)
+	}
+	if len(a) == 0 {
+		return nil, nil
+	}
+	return a, nil
+}

@@ -1,0 +1,143 @@
+// Package sqlite is the catalog.Store kept in an SQLite database file, through
+// the pure-Go modernc.org/sqlite driver.
+//
+// The database runs in WAL mode. Writes go through a single connection, so
+// that writers in this process queue in Go instead of failing with
+// SQLITE_BUSY; reads use a pool of read-only connections that run alongside
+// the writer. Other processes opening the same file wait on busy_timeout.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+// busyTimeout is how long a statement waits for a lock held by another
+// connection (another process, or a reader checkpointing) before failing.
+const busyTimeout = 10 * time.Second
+
+// Store is a catalog.Store in an SQLite database. Its methods are safe for
+// concurrent use. A zero PushedAt given to PutManifest or ReplaceRepository
+// is recorded as the time of the call; times are kept to the microsecond and
+// returned in UTC.
+type Store struct {
+	write *sql.DB // one connection, for every write
+	read  *sql.DB // read-only connections
+}
+
+var _ catalog.Store = (*Store)(nil)
+
+// Open opens the SQLite database at path, creating the file if needed, and
+// creates or migrates its schema. path names a file; ":memory:" and "file:"
+// URIs are refused, because the store opens the file more than once.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: path must name a database file", path)
+	}
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: schema: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{write: write, read: read}, nil
+}
+
+// dsn returns the modernc.org/sqlite data source name of the database at
+// path, for the write connection or for the read-only ones.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// journal_mode is stored in the file: set once by the writer, it
+		// holds for every connection.
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Take the write lock when a transaction begins, not at its first
+		// write, so that it waits on busy_timeout instead of failing.
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := errors.Join(s.read.Close(), s.write.Close()); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database can be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	var one int
+	if err := s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction, committed if fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// inReadTx runs fn in a read-only transaction, so that it sees one snapshot.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// micros converts a time to the stored form, microseconds since the epoch.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros converts the stored form of a time back, in UTC.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,166 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+// testManifestRoundtrip stores manifests with every field set and reads
+// them back unchanged.
+func testManifestRoundtrip(t *testing.T, s catalog.Store) {
+	img := image("library/alpine", "a", at(0))
+	ref := referrer("library/alpine", "sig", img.Digest, atSig, at(1))
+	index := catalog.Manifest{
+		Repository:   "library/alpine",
+		Digest:       dg("index"),
+		MediaType:    mtIndex,
+		ArtifactType: "application/vnd.example.bundle",
+		Annotations:  map[string]string{"a": "1", "b": "", "c": "multi\nline"},
+		Layers: []catalog.Layer{
+			{Kind: "manifest", Digest: img.Digest, MediaType: mtImage, Size: img.Size, ArtifactType: mtConfig},
+			{Kind: "manifest", Digest: ref.Digest, MediaType: mtImage, Size: ref.Size, Annotations: map[string]string{"platform": "linux/arm64"}},
+		},
+		Size:     9_000_000_000,
+		PushedAt: at(2),
+	}
+	put(t, s, img, ref, index)
+	for _, m := range []catalog.Manifest{img, ref, index} {
+		assertManifest(t, get(t, s, m.Repository, m.Digest), m)
+	}
+}
+
+// testManifestMinimal stores a manifest with only the required fields.
+func testManifestMinimal(t *testing.T, s catalog.Store) {
+	m := catalog.Manifest{Repository: "r", Digest: dg("minimal"), MediaType: mtImage, PushedAt: at(0)}
+	put(t, s, m)
+	got := get(t, s, "r", m.Digest)
+	assertManifest(t, got, m)
+	if got.Subject != "" || got.ArtifactType != "" || len(got.Annotations) != 0 || len(got.Layers) != 0 || len(got.Tags) != 0 {
+		t.Errorf("minimal manifest read back as %+v", got)
+	}
+}
+
+// testManifestNotFound reads manifests that are not there.
+func testManifestNotFound(t *testing.T, s catalog.Store) {
+	wantNoManifest(t, s, "nothing", dg("x"))
+	put(t, s, image("r", "a", at(0)))
+	wantNoManifest(t, s, "r", dg("x"))
+	wantNoManifest(t, s, "r2", image("r", "a", at(0)).Digest)
+}
+
+// testPutManifestReplaces re-puts a manifest: fields, layers and annotations
+// are replaced, the push time and the tags are kept.
+func testPutManifestReplaces(t *testing.T, s catalog.Store) {
+	first := image("r", "a", at(0))
+	put(t, s, first)
+	tag(t, s, "r", "latest", first.Digest)
+
+	second := first
+	second.MediaType = "application/vnd.docker.distribution.manifest.v2+json"
+	second.ArtifactType = "application/vnd.example.other"
+	second.Annotations = map[string]string{"new": "value"}
+	second.Layers = []catalog.Layer{{Kind: "config", Digest: dg("other config"), MediaType: mtConfig, Size: 7}}
+	second.Subject = dg("some subject")
+	second.Size = 999
+	second.PushedAt = at(60)
+	put(t, s, second)
+
+	got := get(t, s, "r", first.Digest)
+	assertManifest(t, got, withTags(withPushedAt(second, first.PushedAt), "latest"))
+	wantTag(t, s, "r", "latest", first.Digest)
+	assertStats(t, s, catalog.Stats{Repositories: 1, Manifests: 1, Tags: 1})
+
+	// Replace again with no layers and no annotations at all.
+	third := catalog.Manifest{Repository: "r", Digest: first.Digest, MediaType: mtImage, Size: 1, PushedAt: at(120)}
+	put(t, s, third)
+	assertManifest(t, get(t, s, "r", first.Digest), withTags(withPushedAt(third, first.PushedAt), "latest"))
+	if got := referrers(t, s, "r", second.Subject, ""); len(got) != 0 {
+		t.Errorf("subject of the replaced entry still has referrers %v", digests(got))
+	}
+}
+
+// testPutManifestZeroPushedAt puts a manifest without a push time: the store
+// records the current time.
+func testPutManifestZeroPushedAt(t *testing.T, s catalog.Store) {
+	m := image("r", "a", time.Time{})
+	before := time.Now().Truncate(time.Microsecond)
+	put(t, s, m)
+	after := time.Now()
+	got := get(t, s, "r", m.Digest)
+	if got.PushedAt.Before(before.Add(-time.Second)) || got.PushedAt.After(after.Add(time.Second)) {
+		t.Errorf("PushedAt = %v, want the time of PutManifest (%v … %v)", got.PushedAt, before, after)
+	}
+	if got.PushedAt.Location() != time.UTC {
+		t.Errorf("PushedAt %v is not in UTC", got.PushedAt)
+	}
+}
+
+// testSameDigestTwoRepositories stores the same digest in two repositories:
+// the entries, their tags and their deletion are independent.
+func testSameDigestTwoRepositories(t *testing.T, s catalog.Store) {
+	a := image("one", "same", at(0))
+	b := image("two", "same", at(5))
+	b.Annotations = map[string]string{"only": "in two"}
+	b.Layers = b.Layers[:1]
+	put(t, s, a, b)
+	tag(t, s, "one", "latest", a.Digest)
+	tag(t, s, "two", "v1", b.Digest)
+
+	assertManifest(t, get(t, s, "one", a.Digest), withTags(a, "latest"))
+	assertManifest(t, get(t, s, "two", b.Digest), withTags(b, "v1"))
+	wantNoTag(t, s, "one", "v1")
+	wantNoTag(t, s, "two", "latest")
+
+	if err := s.DeleteManifest(t.Context(), "one", a.Digest); err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	wantNoManifest(t, s, "one", a.Digest)
+	wantNoTag(t, s, "one", "latest")
+	assertManifest(t, get(t, s, "two", b.Digest), withTags(b, "v1"))
+	assertStrings(t, "Repositories", repositories(t, s), []string{"two"})
+}
+
+// testDeleteManifest deletes manifests and their tags.
+func testDeleteManifest(t *testing.T, s catalog.Store) {
+	a := image("r", "a", at(0))
+	b := image("r", "b", at(1))
+	ref := referrer("r", "sig", a.Digest, atSig, at(2))
+	put(t, s, a, b, ref)
+	tag(t, s, "r", "latest", a.Digest)
+	tag(t, s, "r", "v1", a.Digest)
+	tag(t, s, "r", "stable", b.Digest)
+
+	if err := s.DeleteManifest(t.Context(), "r", ref.Digest); err != nil {
+		t.Fatalf("DeleteManifest(referrer): %v", err)
+	}
+	if got := referrers(t, s, "r", a.Digest, ""); len(got) != 0 {
+		t.Errorf("Referrers after deleting the referrer = %v, want none", digests(got))
+	}
+	if err := s.DeleteManifest(t.Context(), "r", a.Digest); err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	wantNoManifest(t, s, "r", a.Digest)
+	wantNoTag(t, s, "r", "latest")
+	wantNoTag(t, s, "r", "v1")
+	wantTag(t, s, "r", "stable", b.Digest)
+	assertManifest(t, get(t, s, "r", b.Digest), withTags(b, "stable"))
+	assertStats(t, s, catalog.Stats{Repositories: 1, Manifests: 1, Tags: 1})
+
+	wantNotFound(t, s.DeleteManifest(t.Context(), "r", a.Digest), "DeleteManifest of a deleted manifest")
+	wantNotFound(t, s.DeleteManifest(t.Context(), "other", b.Digest), "DeleteManifest in another repository")
+
+	// A deleted manifest can be put again, without its old tags.
+	put(t, s, a)
+	assertManifest(t, get(t, s, "r", a.Digest), a)
+
+	if err := s.DeleteManifest(t.Context(), "r", b.Digest); err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	if err := s.DeleteManifest(t.Context(), "r", a.Digest); err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	assertStrings(t, "Repositories after deleting every manifest", repositories(t, s), nil)
+	assertStats(t, s, catalog.Stats{})
+}

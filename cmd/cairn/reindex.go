@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/cairn-dev/cairn/backend"
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+func newReindexCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reindex [REPOSITORY…]",
+		Short: "Rebuild the catalog from the engine's storage",
+		Long: `Rebuild the catalog from what the embedded engine's storage holds, for the
+named repositories or for all of them. Storage is the truth: catalog entries
+it lacks are removed. Safe to run while cairn serve runs.`,
+	}
+	fv := addServeFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := fv.load(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		log, err := newLogger(cfg.Log)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		store, _, err := openStore(ctx, cfg.CatalogDSN())
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		defer store.Close()
+		engine, err := openEngine(ctx, log, cfg)
+		if err != nil {
+			return err
+		}
+		defer engine.Close()
+		w, ok := engine.(backend.Walker)
+		if !ok {
+			return errors.New("reindex reads the embedded engine's storage; with an upstream it is not available yet")
+		}
+		start := time.Now()
+		res, err := catalog.Reindex(ctx, log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)), store, w, args)
+		if err != nil {
+			return err
+		}
+		cmd.Printf("reindexed %d repositories, %d manifests (%d skipped) in %s\n", res.Repositories, res.Manifests, res.Skipped, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	return cmd
+}

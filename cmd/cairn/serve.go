@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cairn-dev/cairn/backend"
+	"github.com/cairn-dev/cairn/backend/embedded"
+	"github.com/cairn-dev/cairn/backend/upstream"
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/postgres"
+	"github.com/cairn-dev/cairn/catalog/sqlite"
+	"github.com/cairn-dev/cairn/config"
+	"github.com/cairn-dev/cairn/facade"
+)
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the OCI registry API and the catalog",
+		Long: `Serve the OCI distribution API on --addr, backed by the embedded engine
+(storage under --data-dir) or by --upstream, indexing every manifest into the
+catalog. Settings come from flags, CAIRN_* variables and --config, in that
+order of precedence.`,
+		Args: cobra.NoArgs,
+	}
+	fv := addServeFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := fv.load(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		return serve(cmd.Context(), cfg)
+	}
+	return cmd
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+		zc.DisableStacktrace = true
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+// openStore opens the catalog store a DSN names.
+func openStore(ctx context.Context, dsn string) (catalog.Store, string, error) {
+	if config.IsPostgres(dsn) {
+		st, err := postgres.Open(ctx, dsn)
+		return st, "postgres", err
+	}
+	path := strings.TrimPrefix(dsn, "sqlite://")
+	st, err := sqlite.Open(ctx, path)
+	return st, "sqlite", err
+}
+
+// openEngine starts the engine the configuration names.
+func openEngine(ctx context.Context, log *zap.Logger, cfg config.Config) (backend.Backend, error) {
+	if cfg.Upstream.URL != "" {
+		return upstream.New(log.Named("upstream"), upstream.Config{
+			URL:                cfg.Upstream.URL,
+			Username:           cfg.Upstream.Username,
+			Password:           cfg.Upstream.Password,
+			CAFile:             cfg.Upstream.TLS.CAFile,
+			CertFile:           cfg.Upstream.TLS.CertFile,
+			KeyFile:            cfg.Upstream.TLS.KeyFile,
+			InsecureSkipVerify: cfg.Upstream.TLS.InsecureSkipVerify,
+			Timeout:            cfg.Upstream.Timeout,
+		})
+	}
+	return embedded.New(ctx, log, embedded.Config{DataDir: cfg.DataDir, Storage: cfg.Storage})
+}
+
+func serve(ctx context.Context, cfg config.Config) error {
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	store, storeKind, err := openStore(ctx, cfg.CatalogDSN())
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer store.Close()
+	engine, err := openEngine(ctx, log, cfg)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	if w, ok := engine.(backend.Walker); ok {
+		start := time.Now()
+		res, err := catalog.ReindexIfBehind(ctx, log, store, w)
+		if err != nil {
+			// Serving goes on: the engine has the bytes; reindex can run later.
+			log.Error("catalog repair at start failed; run cairn reindex", zap.Error(err))
+		} else if res.Repositories > 0 {
+			log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+		}
+	}
+
+	srv := facade.New(log, engine, store, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	log.Info("cairn serving",
+		zap.String("addr", "http://"+ln.Addr().String()),
+		zap.String("engine", engine.Name()),
+		zap.String("data_dir", cfg.DataDir),
+		zap.String("catalog", storeKind),
+		zap.String("version", version))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case sig := <-sigs:
+		log.Info("shutting down: finishing in-flight requests", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.ShutdownTimeout))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing open connections", zap.Error(err))
+		_ = hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

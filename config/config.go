@@ -1,0 +1,138 @@
+// Package config holds cairn serve's settings and reads them from a YAML
+// file, CAIRN_* environment variables and flags, in rising precedence.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything cairn serve reads at start.
+type Config struct {
+	// Addr is the listen address.
+	Addr string `yaml:"addr"`
+	// DataDir holds the embedded engine's storage, the upload secret and the
+	// default SQLite catalog.
+	DataDir string `yaml:"data_dir"`
+	// Catalog is the catalog store's DSN: a SQLite file path (or
+	// sqlite://PATH), or postgres://…; empty means DataDir/catalog.db.
+	Catalog string `yaml:"catalog"`
+	// Upstream, when its URL is set, makes cairn a façade over that registry
+	// instead of the embedded engine.
+	Upstream Upstream `yaml:"upstream"`
+	// Storage is the embedded engine's storage section, in the distribution
+	// library's form: one driver name with its parameters.
+	Storage map[string]map[string]any `yaml:"storage"`
+	Log     Log                       `yaml:"log"`
+	// ShutdownTimeout bounds how long in-flight requests may finish after
+	// SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Upstream is the registry cairn fronts in upstream mode.
+type Upstream struct {
+	URL      string `yaml:"url"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	TLS      TLS    `yaml:"tls"`
+	// Timeout bounds waiting for the upstream's response headers.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// TLS configures the connection to the upstream.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Default is the configuration of a plain `cairn serve`.
+func Default() Config {
+	return Config{
+		Addr:            "127.0.0.1:5000",
+		DataDir:         "./data",
+		Log:             Log{Level: "info", Format: "console"},
+		ShutdownTimeout: 30 * time.Second,
+		Upstream:        Upstream{Timeout: 60 * time.Second},
+	}
+}
+
+// LoadFile reads a YAML file over c. Unknown keys are errors, so a misspelt
+// setting is not silently ignored.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks the settings and fills what follows from others.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr is empty; give host:port, e.g. 127.0.0.1:5000"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.Upstream.URL != "" {
+		u, err := url.Parse(c.Upstream.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("upstream %q is not an http:// or https:// URL", c.Upstream.URL))
+		}
+		if len(c.Storage) > 0 {
+			errs = append(errs, errors.New("storage is for the embedded engine; with an upstream, the upstream keeps the bytes"))
+		}
+	}
+	if len(c.Storage) > 1 {
+		errs = append(errs, errors.New("storage names more than one driver; give exactly one"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: use debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q: use json or console", c.Log.Format))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("shutdown_timeout is negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// CatalogDSN is the catalog DSN with the default filled in.
+func (c *Config) CatalogDSN() string {
+	if c.Catalog == "" {
+		return filepath.Join(c.DataDir, "catalog.db")
+	}
+	return c.Catalog
+}
+
+// IsPostgres reports whether a DSN names PostgreSQL.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

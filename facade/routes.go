@@ -1,0 +1,226 @@
+package facade
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/errcode"
+)
+
+// routeKind is what a /v2/ path names.
+type routeKind int
+
+const (
+	routeBase routeKind = iota
+	routeCatalog
+	routeManifest
+	routeBlob
+	routeUploadStart
+	routeUpload
+	routeTags
+	routeReferrers
+)
+
+// String names the route class, for metrics and logs.
+func (k routeKind) String() string {
+	return [...]string{"base", "catalog", "manifest", "blob", "upload", "upload", "tags", "referrers"}[k]
+}
+
+// v2Route is a parsed /v2/ path.
+type v2Route struct {
+	kind routeKind
+	name string
+	// ref is the tag or digest of a manifest, the digest of a blob or of a
+	// referrers subject, or the upload session id.
+	ref string
+}
+
+const maxNameLength = 255
+
+var (
+	// The distribution-spec's repository name grammar.
+	nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+)
+
+// routes builds the router: the only place paths are spelled.
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/healthz", s.adapt("health", s.healthz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", s.adapt("health", s.readyz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/version", s.adapt("version", s.serveVersion)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet)
+	r.PathPrefix("/v2").Handler(http.HandlerFunc(s.serveV2))
+	r.NotFoundHandler = s.adapt("unknown", func(w http.ResponseWriter, r *http.Request) error {
+		return errcode.New(errcode.Unsupported, "no such endpoint: %s; the registry API is under /v2/", r.URL.Path)
+	})
+	return r
+}
+
+// serveV2 parses a /v2/ path, checks its names, and hands it to the
+// route's handler.
+func (s *Server) serveV2(w http.ResponseWriter, r *http.Request) {
+	rt, err := parseV2(r.URL)
+	class := "invalid"
+	if err == nil {
+		class = rt.kind.String()
+	}
+	s.adapt(class, func(w http.ResponseWriter, r *http.Request) error {
+		if err != nil {
+			return err
+		}
+		return s.dispatch(w, r, rt)
+	}).ServeHTTP(w, r)
+}
+
+// dispatch picks the handler for a parsed route and method.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+	switch rt.kind {
+	case routeManifest:
+		switch r.Method {
+		case http.MethodPut:
+			return s.putManifest(w, r, rt)
+		case http.MethodDelete:
+			return s.deleteManifest(w, r, rt)
+		case http.MethodGet, http.MethodHead:
+			return s.getManifest(w, r, rt)
+		}
+	case routeBlob:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			return s.getBlob(w, r, rt)
+		case http.MethodDelete:
+			return s.deleteBlob(w, r, rt)
+		}
+	case routeUploadStart:
+		if r.Method == http.MethodPost {
+			return s.startUpload(w, r, rt)
+		}
+	case routeUpload:
+		switch r.Method {
+		case http.MethodPut:
+			return s.finishUpload(w, r, rt)
+		case http.MethodGet, http.MethodPatch, http.MethodDelete:
+			return s.pass(w, r)
+		}
+	case routeReferrers:
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return s.referrers(w, r, rt)
+		}
+	case routeBase, routeCatalog, routeTags:
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return s.pass(w, r)
+		}
+	}
+	return errcode.New(errcode.Unsupported, "%s is not allowed on %s", r.Method, r.URL.Path)
+}
+
+// parseV2 splits a /v2/ path into its route and checks the repository name,
+// tag and digest grammar. Escaped slashes and other encodings are refused:
+// names are plain ASCII by the spec.
+func parseV2(u interface {
+	EscapedPath() string
+}) (v2Route, error) {
+	p := u.EscapedPath()
+	if p == "/v2" || p == "/v2/" {
+		return v2Route{kind: routeBase}, nil
+	}
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return v2Route{}, errcode.New(errcode.NameInvalid, "path %q is not under /v2/", p)
+	}
+	if rest == "_catalog" {
+		return v2Route{kind: routeCatalog}, nil
+	}
+	if strings.Contains(rest, "%") {
+		return v2Route{}, errcode.New(errcode.NameInvalid, "path %q has escaped characters; repository names, tags and digests are plain lower-case ASCII", p)
+	}
+	var rt v2Route
+	switch {
+	case strings.HasSuffix(rest, "/tags/list"):
+		rt = v2Route{kind: routeTags, name: strings.TrimSuffix(rest, "/tags/list")}
+	case strings.HasSuffix(rest, "/blobs/uploads/"):
+		rt = v2Route{kind: routeUploadStart, name: strings.TrimSuffix(rest, "/blobs/uploads/")}
+	default:
+		i := strings.LastIndexByte(rest, '/')
+		if i < 0 {
+			return v2Route{}, errcode.New(errcode.NameInvalid, "path %q names no resource; expected /v2/<name>/manifests/<reference>, /blobs/<digest>, /tags/list or /referrers/<digest>", p)
+		}
+		head, last := rest[:i], rest[i+1:]
+		j := strings.LastIndexByte(head, '/')
+		if j < 0 {
+			return v2Route{}, errcode.New(errcode.NameInvalid, "path %q names no repository", p)
+		}
+		name, what := head[:j], head[j+1:]
+		switch {
+		case what == "manifests":
+			rt = v2Route{kind: routeManifest, name: name, ref: last}
+		case what == "blobs":
+			rt = v2Route{kind: routeBlob, name: name, ref: last}
+		case what == "referrers":
+			rt = v2Route{kind: routeReferrers, name: name, ref: last}
+		case what == "uploads" && strings.HasSuffix(name, "/blobs"):
+			rt = v2Route{kind: routeUpload, name: strings.TrimSuffix(name, "/blobs"), ref: last}
+		default:
+			return v2Route{}, errcode.New(errcode.NameInvalid, "path %q names no resource; expected /v2/<name>/manifests/<reference>, /blobs/<digest>, /tags/list or /referrers/<digest>", p)
+		}
+	}
+	if err := checkName(rt.name); err != nil {
+		return v2Route{}, err
+	}
+	switch rt.kind {
+	case routeManifest:
+		if err := checkReference(rt.ref); err != nil {
+			return v2Route{}, err
+		}
+	case routeBlob, routeReferrers:
+		if _, err := parseDigest(rt.ref); err != nil {
+			return v2Route{}, err
+		}
+	case routeUpload:
+		if rt.ref == "" {
+			return v2Route{}, errcode.New(errcode.BlobUploadUnknown, "empty upload session id")
+		}
+	}
+	return rt, nil
+}
+
+// checkName checks a repository name against the spec's grammar.
+func checkName(name string) error {
+	if len(name) > maxNameLength {
+		return errcode.New(errcode.NameInvalid, "repository name is %d characters; at most %d are allowed", len(name), maxNameLength)
+	}
+	if !nameRE.MatchString(name) {
+		return errcode.New(errcode.NameInvalid, "invalid repository name %q: use lower-case letters, digits and separators (. _ __ -), components joined by /", name)
+	}
+	return nil
+}
+
+// checkReference checks a manifest reference: a tag or a digest.
+func checkReference(ref string) error {
+	if strings.Contains(ref, ":") {
+		_, err := parseDigest(ref)
+		return err
+	}
+	if !tagRE.MatchString(ref) {
+		return errcode.New(errcode.ManifestInvalid, "invalid tag %q: up to 128 of letters, digits, _ . -, not starting with . or -", ref).WithDetail(map[string]string{"tag": ref})
+	}
+	return nil
+}
+
+// parseDigest parses and validates a digest, refusing algorithms this
+// server cannot verify.
+func parseDigest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", errcode.New(errcode.DigestInvalid, "invalid digest %q: %v; expected <algorithm>:<lower-case hex>, sha256 or sha512", s, err)
+	}
+	return d, nil
+}
+
+// isDigest reports whether a manifest reference is a digest (not a tag).
+func isDigest(ref string) bool { return strings.Contains(ref, ":") }
