@@ -1,7 +1,10 @@
 package facade
 
 import (
+	"bytes"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
@@ -35,6 +38,9 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, rt v2Route)
 	if d := q.Get("digest"); d != "" {
 		if _, err := parseDigest(d); err != nil {
 			return err
+		}
+		if _, embedded := s.engine.(digestAliaser); embedded && r.ContentLength != 0 {
+			return s.monolithicUpload(w, r, rt)
 		}
 	}
 	mount := q.Get("mount")
@@ -74,6 +80,33 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, rt v2Route)
 	return res.copyTo(w)
 }
 
+// monolithicUpload answers a POST that carries the whole blob (the spec's
+// single-request upload), which the embedded engine does not take: it opens
+// a session and completes it with the body, streamed.
+func (s *Server) monolithicUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+	open := r.Clone(r.Context())
+	open.URL.RawQuery = ""
+	open.Body = http.NoBody
+	open.ContentLength = 0
+	opened := s.forward(open)
+	if opened.status != http.StatusAccepted {
+		return opened.copyTo(w)
+	}
+	loc, err := url.Parse(opened.header.Get("Location"))
+	if err != nil || loc.Path == "" {
+		return errcode.Wrap(errcode.Unknown, err, "the engine opened an upload session without a usable Location")
+	}
+	q := loc.Query()
+	q.Set("digest", r.URL.Query().Get("digest"))
+	put := r.Clone(r.Context())
+	put.Method = http.MethodPut
+	put.URL.Path = loc.Path
+	put.URL.RawPath = ""
+	put.URL.RawQuery = q.Encode()
+	sessionID := loc.Path[strings.LastIndexByte(loc.Path, '/')+1:]
+	return s.finishUpload(w, put, v2Route{kind: routeUpload, name: rt.name, ref: sessionID})
+}
+
 // finishUpload completes an upload session. The engine verifies a
 // non-sha256 digest but answers with the sha256 one; the answer is
 // corrected to the digest the client named.
@@ -87,6 +120,9 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route
 		return err
 	}
 	res := s.forward(r)
+	if unknownUpload(res) {
+		return errUnknownUpload(rt)
+	}
 	if res.status == http.StatusCreated && want.Algorithm() != digest.Canonical {
 		res.header.Set("Docker-Content-Digest", want.String())
 		res.header.Set("Location", "/v2/"+rt.name+"/blobs/"+want.String())
@@ -95,4 +131,25 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route
 		s.logger(r.Context()).Debug("blob stored", zap.String("repo", rt.name), zap.Stringer("digest", want))
 	}
 	return res.copyTo(w)
+}
+
+// continueUpload passes a PATCH, status GET or cancel of an upload session
+// to the engine, streaming the request body.
+func (s *Server) continueUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+	res := s.forward(r)
+	if unknownUpload(res) {
+		return errUnknownUpload(rt)
+	}
+	return res.copyTo(w)
+}
+
+// unknownUpload reports whether the engine refused an upload session id it
+// did not issue for this repository (its answer is BLOB_UPLOAD_INVALID with a
+// 404; the spec's code for an unknown session is BLOB_UPLOAD_UNKNOWN).
+func unknownUpload(res *bufferedResponse) bool {
+	return res.status == http.StatusNotFound && bytes.Contains(res.body.Bytes(), []byte(`"BLOB_UPLOAD_INVALID"`))
+}
+
+func errUnknownUpload(rt v2Route) error {
+	return errcode.New(errcode.BlobUploadUnknown, "upload session %q is unknown in %s (expired, finished, or issued for another repository); start a new upload with POST /v2/%s/blobs/uploads/", rt.ref, rt.name, rt.name)
 }

@@ -49,7 +49,8 @@ var (
 
 // routes builds the router: the only place paths are spelled.
 func (s *Server) routes() http.Handler {
-	r := mux.NewRouter()
+	// Paths are not cleaned: "/v2/a/../b" must be refused, not redirected.
+	r := mux.NewRouter().SkipClean(true)
 	r.Handle("/healthz", s.adapt("health", s.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", s.adapt("health", s.readyz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/version", s.adapt("version", s.serveVersion)).Methods(http.MethodGet, http.MethodHead)
@@ -105,7 +106,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt v2Route) er
 		case http.MethodPut:
 			return s.finishUpload(w, r, rt)
 		case http.MethodGet, http.MethodPatch, http.MethodDelete:
-			return s.pass(w, r)
+			return s.continueUpload(w, r, rt)
 		}
 	case routeReferrers:
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {

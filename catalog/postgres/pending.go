@@ -3,17 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // MarkPending records that repo is about to change and returns the mark's
 // id. Ids are never reused.
 func (s *Store) MarkPending(ctx context.Context, repo string) (int64, error) {
 	var id int64
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `INSERT INTO pending (repository, created_at) VALUES ($1, now()) RETURNING id`, repo).Scan(&id)
-	})
+	err := s.pool.QueryRow(ctx, `INSERT INTO pending (repository, created_at) VALUES ($1, now()) RETURNING id`, repo).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: mark %s pending: %w", repo, err)
 	}
@@ -30,12 +26,7 @@ func (s *Store) ClearPending(ctx context.Context, id int64) error {
 
 // Pending lists the repositories with marks, sorted, without duplicates.
 func (s *Store) Pending(ctx context.Context) ([]string, error) {
-	var repos []string
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var err error
-		repos, err = queryStrings(ctx, c, `SELECT DISTINCT repository FROM pending ORDER BY repository`)
-		return err
-	})
+	repos, err := queryStrings(ctx, s.pool, `SELECT DISTINCT repository FROM pending ORDER BY repository`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pending: %w", err)
 	}

@@ -11,64 +11,59 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cairn-dev/cairn/catalog"
 )
-
-// defaultPoolSize is the number of connections a store opens at most, unless
-// the DSN sets pool_max_conns.
-const defaultPoolSize = 8
 
 // Store is a catalog.Store in a PostgreSQL database. Its methods are safe for
 // concurrent use. A zero PushedAt given to PutManifest or ReplaceRepository
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
-	pool *pool
+	pool *pgxpool.Pool
 }
 
 var _ catalog.Store = (*Store)(nil)
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // keyword/value string, as pgx accepts) and creates or migrates the schema.
-// Besides pgx's parameters, the DSN may set pool_max_conns, the number of
-// connections the store opens at most (8 by default).
+// Besides pgx's parameters, the DSN may set pgxpool's pool parameters, such
+// as pool_max_conns, the number of connections the store opens at most
+// (pgxpool's default: 4 or the number of CPUs, whichever is greater).
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	config, err := pgx.ParseConfig(dsn)
+	config, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	size := defaultPoolSize
-	if v, ok := config.RuntimeParams["pool_max_conns"]; ok {
-		delete(config.RuntimeParams, "pool_max_conns")
-		if size, err = strconv.Atoi(v); err != nil || size < 1 {
-			return nil, fmt.Errorf("postgres: open: pool_max_conns %q is not a positive number", v)
-		}
+	// search_path, if the DSN sets it, is a runtime parameter that every
+	// connection sends when it starts, so no AfterConnect hook is needed.
+	pool, err := pgxpool.NewWithConfig(ctx, config)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: newPool(config, size)}
-	if err := s.pool.with(ctx, func(c *pgx.Conn) error { return migrate(ctx, c) }); err != nil {
-		s.pool.close()
-		return nil, fmt.Errorf("postgres: open %s@%s:%d/%s: %w", config.User, config.Host, config.Port, config.Database, err)
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		cc := config.ConnConfig
+		return nil, fmt.Errorf("postgres: open %s@%s:%d/%s: %w", cc.User, cc.Host, cc.Port, cc.Database, err)
 	}
-	return s, nil
+	return &Store{pool: pool}, nil
 }
 
-// Close closes the store's connections.
+// Close closes the store's connections, waiting for those in use to be
+// released. It always returns nil.
 func (s *Store) Close() error {
-	if err := s.pool.close(); err != nil {
-		return fmt.Errorf("postgres: close: %w", err)
-	}
+	s.pool.Close()
 	return nil
 }
 
 // Ping reports whether the database can be reached.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.with(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) }); err != nil {
+	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
@@ -76,24 +71,18 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // inTx runs fn in a read-committed transaction, committed if fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return s.pool.with(ctx, func(c *pgx.Conn) error { return pgx.BeginFunc(ctx, c, fn) })
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
 // inReadTx runs fn in a read-only transaction that sees one snapshot.
 func (s *Store) inReadTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	return s.pool.with(ctx, func(c *pgx.Conn) error { return pgx.BeginTxFunc(ctx, c, opts, fn) })
+	return pgx.BeginTxFunc(ctx, s.pool, opts, fn)
 }
 
 // exec runs one statement outside a transaction and returns its command tag.
 func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	var tag pgconn.CommandTag
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var err error
-		tag, err = c.Exec(ctx, sql, args...)
-		return err
-	})
-	return tag, err
+	return s.pool.Exec(ctx, sql, args...)
 }
 
 // affected returns catalog.ErrNotFound if a statement changed no row.

@@ -13,12 +13,7 @@ import (
 
 // Repositories lists the repositories holding at least one manifest, sorted.
 func (s *Store) Repositories(ctx context.Context) ([]string, error) {
-	var repos []string
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var err error
-		repos, err = queryStrings(ctx, c, `SELECT DISTINCT repository FROM manifests ORDER BY repository`)
-		return err
-	})
+	repos, err := queryStrings(ctx, s.pool, `SELECT DISTINCT repository FROM manifests ORDER BY repository`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: repositories: %w", err)
 	}
@@ -82,13 +77,11 @@ func (s *Store) ReplaceRepository(ctx context.Context, repo string, ms []catalog
 // Stats counts the repositories, manifests and tags.
 func (s *Store) Stats(ctx context.Context) (catalog.Stats, error) {
 	var st catalog.Stats
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `
+	err := s.pool.QueryRow(ctx, `
 SELECT
 	(SELECT COUNT(DISTINCT repository) FROM manifests),
 	(SELECT COUNT(*) FROM manifests),
 	(SELECT COUNT(*) FROM tags)`).Scan(&st.Repositories, &st.Manifests, &st.Tags)
-	})
 	if err != nil {
 		return catalog.Stats{}, fmt.Errorf("postgres: stats: %w", err)
 	}

@@ -42,9 +42,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 // such tag.
 func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
 	var dgst string
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT digest FROM tags WHERE repository = $1 AND tag = $2`, repo, tag).Scan(&dgst)
-	})
+	err := s.pool.QueryRow(ctx, `SELECT digest FROM tags WHERE repository = $1 AND tag = $2`, repo, tag).Scan(&dgst)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = catalog.ErrNotFound
 	}
