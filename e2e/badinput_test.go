@@ -145,3 +145,40 @@ func TestBadInput(t *testing.T) {
 	code, _, body = do(t, http.MethodGet, base+"/v2/"+repo+"/tags/list", nil, nil)
 	mustf(t, code == http.StatusOK && strings.Contains(string(body), `"tags":["v1"]`), "tags changed after bad input: %s", body)
 }
+
+// tryImageManifest is imageManifest for use off the test goroutine: it
+// reports failure instead of failing the test.
+func tryImageManifest(base, repo string, layer []byte) ([]byte, bool) {
+	for _, blob := range [][]byte{[]byte("{}"), layer} {
+		res, err := http.Post(base+"/v2/"+repo+"/blobs/uploads/?digest="+digest.FromBytes(blob).String(), "application/octet-stream", bytes.NewReader(blob))
+		if err != nil {
+			return nil, false
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			return nil, false
+		}
+	}
+	m, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     ociManifest,
+		"config":        map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest.FromBytes([]byte("{}")), "size": 2},
+		"layers":        []any{map[string]any{"mediaType": "application/octet-stream", "digest": digest.FromBytes(layer), "size": len(layer)}},
+	})
+	return m, err == nil
+}
+
+// putManifest pushes a manifest by tag and returns the status.
+func putManifest(base, repo, tag string, m []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(m))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", ociManifest)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}

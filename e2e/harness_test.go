@@ -159,6 +159,17 @@ func (c *cairn) run(name string, args ...string) string {
 	return out
 }
 
+// runCairn runs the cairn binary with args (a command other than serve).
+func (c *cairn) runCairn(args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(binary(c.t), args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("cairn %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // tryRun runs a client and returns its combined output and error.
 func (c *cairn) tryRun(name string, args ...string) (string, error) {
 	c.t.Helper()

@@ -25,6 +25,11 @@ func blobLinkPath(repo string, d digest.Digest) string {
 	return fmt.Sprintf("%s/%s/_layers/%s/%s/link", repositoriesRoot, repo, d.Algorithm(), d.Encoded())
 }
 
+// blobDataPath is where the filesystem layout keeps a blob's bytes.
+func blobDataPath(d digest.Digest) string {
+	return fmt.Sprintf("/docker/registry/v2/blobs/%s/%s/%s/data", d.Algorithm(), d.Encoded()[:2], d.Encoded())
+}
+
 // LinkManifestAlias makes alias name the manifest stored as canonical.
 func (e *Engine) LinkManifestAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error {
 	if err := e.driver.PutContent(ctx, manifestLinkPath(repo, alias), []byte(canonical.String())); err != nil {

@@ -224,9 +224,9 @@ func (e *Engine) Walk(ctx context.Context, repo string, fn func(backend.Manifest
 	if !ok {
 		return errors.New("embedded engine: storage cannot list manifests")
 	}
-	blobs := r.Blobs(ctx)
 	err = en.Enumerate(ctx, func(dgst digestType) error {
-		payload, err := blobs.Get(ctx, dgst)
+		// Manifests are linked apart from layers; read the bytes directly.
+		payload, err := e.driver.GetContent(ctx, blobDataPath(dgst))
 		if err != nil {
 			e.log.Warn("reindex: manifest unreadable, skipped", zap.String("repo", repo), zap.Stringer("digest", dgst), zap.Error(err))
 			return nil

@@ -1,0 +1,134 @@
+package facade_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/cairn-dev/cairn/backend/embedded"
+	"github.com/cairn-dev/cairn/catalog/sqlite"
+	"github.com/cairn-dev/cairn/facade"
+)
+
+// benchServers starts the embedded engine alone and the façade in front of
+// another one, each over real HTTP on loopback with its own storage.
+func benchServers(b *testing.B) map[string]string {
+	b.Helper()
+	ctx := context.Background()
+	log := zap.NewNop()
+	urls := map[string]string{}
+	for _, name := range []string{"engine", "facade"} {
+		dir := b.TempDir()
+		eng, err := embedded.New(ctx, log, embedded.Config{DataDir: filepath.Join(dir, "data")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = eng.Close() })
+		var h http.Handler = eng
+		if name == "facade" {
+			st, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = st.Close() })
+			h = facade.New(log, eng, st)
+		}
+		srv := httptest.NewServer(h)
+		b.Cleanup(srv.Close)
+		urls[name] = srv.URL
+	}
+	return urls
+}
+
+// blob returns n bytes unique to seed, and their digest.
+func blob(n int, seed uint64) ([]byte, string) {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i * 131 % 251)
+	}
+	binary.BigEndian.PutUint64(p, seed)
+	sum := sha256.Sum256(p)
+	return p, "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func push(b *testing.B, base, repo string, p []byte, dgst string) {
+	res, err := http.Post(base+"/v2/"+repo+"/blobs/uploads/", "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		b.Fatalf("POST: %s", res.Status)
+	}
+	loc := res.Header.Get("Location")
+	req, _ := http.NewRequest(http.MethodPut, base+loc+"&digest="+dgst, bytes.NewReader(p))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		b.Fatalf("PUT: %s", res.Status)
+	}
+}
+
+func pull(b *testing.B, base, repo, dgst string, size int) {
+	res, err := http.Get(base + "/v2/" + repo + "/blobs/" + dgst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err != nil || n != int64(size) || res.StatusCode != http.StatusOK {
+		b.Fatalf("GET: %s, %d bytes, %v", res.Status, n, err)
+	}
+}
+
+// BenchmarkBlobPush measures a blob upload (POST, then PUT with the whole
+// body) of new content each time, through the engine alone and through the
+// façade.
+func BenchmarkBlobPush(b *testing.B) {
+	urls := benchServers(b)
+	for _, size := range []int{1 << 20, 100 << 20} {
+		for _, target := range []string{"engine", "facade"} {
+			b.Run(fmt.Sprintf("%s/%dMiB", target, size>>20), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for i := 0; b.Loop(); i++ {
+					b.StopTimer()
+					p, d := blob(size, uint64(i)<<8|uint64(size>>20))
+					b.StartTimer()
+					push(b, urls[target], "bench/push", p, d)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkBlobPull measures a blob download through the engine alone and
+// through the façade.
+func BenchmarkBlobPull(b *testing.B) {
+	urls := benchServers(b)
+	for _, size := range []int{1 << 20, 100 << 20} {
+		p, d := blob(size, 1<<40|uint64(size))
+		for _, target := range []string{"engine", "facade"} {
+			push(b, urls[target], "bench/pull", p, d)
+			b.Run(fmt.Sprintf("%s/%dMiB", target, size>>20), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					pull(b, urls[target], "bench/pull", d, size)
+				}
+			})
+		}
+	}
+}
