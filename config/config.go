@@ -34,6 +34,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// RepairInterval is how often repositories whose catalog entries fell
+	// behind the engine (catalog down during a push) are reindexed.
+	RepairInterval time.Duration `yaml:"repair_interval"`
 }
 
 // Upstream is the registry cairn fronts in upstream mode.
@@ -67,6 +70,7 @@ func Default() Config {
 		DataDir:         "./data",
 		Log:             Log{Level: "info", Format: "console"},
 		ShutdownTimeout: 30 * time.Second,
+		RepairInterval:  30 * time.Second,
 		Upstream:        Upstream{Timeout: 60 * time.Second},
 	}
 }
@@ -120,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown_timeout is negative"))
+	}
+	if c.RepairInterval <= 0 {
+		errs = append(errs, errors.New("repair_interval must be positive"))
 	}
 	return errors.Join(errs...)
 }

@@ -41,7 +41,9 @@ func benchServers(b *testing.B) map[string]string {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = st.Close() })
-			h = facade.New(log, eng, st)
+			if h, err = facade.New(log, eng, st); err != nil {
+				b.Fatal(err)
+			}
 		}
 		srv := httptest.NewServer(h)
 		b.Cleanup(srv.Close)

@@ -55,6 +55,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 	}
 
 	log := s.logger(r.Context()).With(zap.String("repo", rt.name), zap.Stringer("digest", dgst))
+	defer s.manifestLocks.lock(rt.name)()
 	pending, markErr := s.store.MarkPending(r.Context(), rt.name)
 	if markErr != nil {
 		log.Warn("catalog unavailable before manifest write; reindex will repair", zap.Error(markErr))
@@ -90,10 +91,11 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 		if !isDigest(rt.ref) {
 			tag = rt.ref
 		}
-		if err := s.index(r.Context(), entry, tag); err != nil {
+		if err := s.index(r.Context(), entry, tag); err != nil || markErr != nil {
 			// The bytes are stored: the push succeeded. The pending mark
-			// stays so that reindex repairs the catalog.
-			log.Error("manifest stored but not indexed; reindex will repair", zap.Error(err))
+			// stays, and the repository is queued for repair.
+			log.Error("manifest stored but not indexed; queued for repair", zap.Error(errors.Join(err, markErr)))
+			s.needsRepair(log, rt.name)
 			pending = 0
 		} else {
 			log.Info("manifest stored", zap.String("tag", tag), zap.String("artifact_type", entry.ArtifactType))
@@ -122,6 +124,7 @@ func (s *Server) index(ctx context.Context, m catalog.Manifest, tag string) erro
 // catalog.
 func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	log := s.logger(r.Context()).With(zap.String("repo", rt.name), zap.String("reference", rt.ref))
+	defer s.manifestLocks.lock(rt.name)()
 	pending, markErr := s.store.MarkPending(r.Context(), rt.name)
 	if markErr != nil {
 		log.Warn("catalog unavailable before delete; reindex will repair", zap.Error(markErr))
@@ -135,10 +138,11 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Rou
 			err = s.store.DeleteTag(r.Context(), rt.name, rt.ref)
 		}
 		switch {
-		case err == nil, errors.Is(err, catalog.ErrNotFound):
+		case markErr == nil && (err == nil || errors.Is(err, catalog.ErrNotFound)):
 			log.Info("deleted")
 		default:
-			log.Error("deleted in the engine but not in the catalog; reindex will repair", zap.Error(err))
+			log.Error("deleted in the engine but not in the catalog; queued for repair", zap.Error(errors.Join(err, markErr)))
+			s.needsRepair(log, rt.name)
 			pending = 0
 		}
 	}

@@ -31,6 +31,12 @@ type Server struct {
 	versionInfo VersionInfo
 	now         func() time.Time
 	handler     http.Handler
+
+	// manifestLocks orders manifest writes per repository.
+	manifestLocks keyedMutex
+	repairs       *repairs
+	journal       string
+	reindex       func(ctx context.Context, repos []string) error
 }
 
 // VersionInfo is what /version answers.
@@ -50,16 +56,27 @@ func WithVersion(v VersionInfo) Option { return func(s *Server) { s.versionInfo 
 // WithClock sets the clock used for push times (tests).
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
+// WithRepair keeps the set of repositories whose catalog entries may be
+// behind the engine in a journal file, and names the function that
+// reindexes them (see RunRepairs).
+func WithRepair(journal string, reindex func(ctx context.Context, repos []string) error) Option {
+	return func(s *Server) { s.journal, s.reindex = journal, reindex }
+}
+
 // New returns a façade in front of engine, indexing into store.
-func New(log *zap.Logger, engine backend.Backend, store catalog.Store, opts ...Option) *Server {
+func New(log *zap.Logger, engine backend.Backend, store catalog.Store, opts ...Option) (*Server, error) {
 	s := &Server{log: log, engine: engine, store: store, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
+	var err error
+	if s.repairs, err = loadRepairs(s.journal); err != nil {
+		return nil, err
+	}
 	s.versionInfo.Engine = engine.Name()
 	s.metrics = newMetrics(store)
 	s.handler = s.withRequestID(s.routes())
-	return s
+	return s, nil
 }
 
 // ServeHTTP serves every route of the façade.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -113,6 +114,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	defer engine.Close()
 
+	var opts []facade.Option
+	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
+	journal := filepath.Join(cfg.DataDir, "catalog-repairs")
 	if w, ok := engine.(backend.Walker); ok {
 		start := time.Now()
 		res, err := catalog.ReindexIfBehind(ctx, log, store, w)
@@ -122,9 +126,22 @@ func serve(ctx context.Context, cfg config.Config) error {
 		} else if res.Repositories > 0 {
 			log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
 		}
+		opts = append(opts, facade.WithRepair(journal, func(ctx context.Context, repos []string) error {
+			_, err := catalog.Reindex(ctx, log, store, w, repos)
+			return err
+		}))
+	} else {
+		opts = append(opts, facade.WithRepair(journal, nil))
 	}
 
-	srv := facade.New(log, engine, store, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
+	srv, err := facade.New(log, engine, store, opts...)
+	if err != nil {
+		return err
+	}
+	repairCtx, stopRepairs := context.WithCancel(ctx)
+	defer stopRepairs()
+	go srv.RunRepairs(repairCtx, cfg.RepairInterval)
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

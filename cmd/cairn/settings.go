@@ -45,6 +45,7 @@ func serveSettings(c *config.Config) []setting {
 		{flag: "log-level", usage: "debug, info, warn or error", str: &c.Log.Level},
 		{flag: "log-format", usage: "console or json", str: &c.Log.Format},
 		{flag: "shutdown-timeout", usage: "how long in-flight requests may finish after SIGTERM", dur: &c.ShutdownTimeout},
+		{flag: "repair-interval", usage: "how often repositories the catalog missed (catalog down during a push) are reindexed", dur: &c.RepairInterval},
 	}
 }
 
