@@ -134,8 +134,7 @@ func (u *Registry) modifyResponse(res *http.Response) error {
 		}
 	}
 	if res.StatusCode == http.StatusUnauthorized {
-		res.Header.Del("WWW-Authenticate")
-		return errUpstreamAuth
+		return errUpstreamAuth // the error handler writes a fresh answer
 	}
 	return nil
 }

@@ -90,12 +90,12 @@ func (fv *flagValues) load(fs *pflag.FlagSet) (config.Config, error) {
 		}
 	}
 	for _, s := range serveSettings(&c) {
-		if v, ok := os.LookupEnv(s.env()); ok {
-			if err := s.set(v); err != nil {
-				return c, fmt.Errorf("%s: %w", s.env(), err)
-			}
-		}
 		if !fs.Changed(s.flag) {
+			if v, ok := os.LookupEnv(s.env()); ok {
+				if err := s.set(v); err != nil {
+					return c, fmt.Errorf("%s: %w", s.env(), err)
+				}
+			}
 			continue
 		}
 		switch {
