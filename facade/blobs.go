@@ -19,7 +19,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) err
 	if _, ok := s.engine.(digestAliaser); ok {
 		w.Header().Set("Docker-Content-Digest", rt.ref)
 	}
-	return s.pass(w, r)
+	return s.passNamingUnknownRepos(w, r, rt)
 }
 
 func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
@@ -152,4 +152,8 @@ func unknownUpload(res *bufferedResponse) bool {
 
 func errUnknownUpload(rt v2Route) error {
 	return errcode.New(errcode.BlobUploadUnknown, "upload session %q is unknown in %s (expired, finished, or issued for another repository); start a new upload with POST /v2/%s/blobs/uploads/", rt.ref, rt.name, rt.name)
+}
+
+func errNameUnknown(repo string) error {
+	return errcode.New(errcode.NameUnknown, "repository %s is not known to this registry; check the name, or push to create it", repo).WithDetail(map[string]string{"name": repo})
 }

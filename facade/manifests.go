@@ -156,7 +156,7 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Rou
 
 // getManifest serves a manifest from the engine.
 func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
-	return s.pass(w, r)
+	return s.passNamingUnknownRepos(w, r, rt)
 }
 
 // readManifest reads a manifest body, refusing one over the size limit

@@ -2,9 +2,11 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -57,4 +59,17 @@ func (e *Engine) BlobAlias(ctx context.Context, repo string, alias digest.Digest
 		return "", fmt.Errorf("embedded engine: blob link %s in %s: %w", alias, repo, err)
 	}
 	return d, nil
+}
+
+// RepositoryExists reports whether storage holds anything of repo.
+func (e *Engine) RepositoryExists(ctx context.Context, repo string) (bool, error) {
+	_, err := e.driver.Stat(ctx, repositoriesRoot+"/"+repo)
+	var notFound storagedriver.PathNotFoundError
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("embedded engine: repository %s: %w", repo, err)
+	}
+	return true, nil
 }
