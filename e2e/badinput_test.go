@@ -113,6 +113,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown manifest", "GET", "/v2/bad/input/manifests/v9", nil, "", 404, "MANIFEST_UNKNOWN"},
 		{"unknown blob", "GET", "/v2/bad/input/blobs/sha256:" + strings.Repeat("0", 64), nil, "", 404, "BLOB_UNKNOWN"},
 		{"forged upload session", "PATCH", "/v2/bad/input/blobs/uploads/00000000-0000-0000-0000-000000000000", []byte("x"), "application/octet-stream", 404, "BLOB_UPLOAD_UNKNOWN"},
+		{"negative page size, tags", "GET", "/v2/bad/input/tags/list?n=-1", nil, "", 400, "PAGINATION_NUMBER_INVALID"},
+		{"negative page size, catalog", "GET", "/v2/_catalog?n=-1", nil, "", 400, "PAGINATION_NUMBER_INVALID"},
+		{"huge page size, catalog", "GET", "/v2/_catalog?n=100000000", nil, "", 400, "PAGINATION_NUMBER_INVALID"},
 		{"method not allowed", "POST", "/v2/bad/input/manifests/v1", other, ociManifest, 405, "UNSUPPORTED"},
 		{"empty artifactType filter", "GET", "/v2/bad/input/referrers/" + goodDigest.String() + "?artifactType=", nil, "", 405, "UNSUPPORTED"},
 	}
