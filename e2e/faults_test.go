@@ -266,3 +266,28 @@ func TestOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadSurvivesRestart: an upload session begun before a restart
+// continues after it (the upload secret is kept in the data directory).
+func TestUploadSurvivesRestart(t *testing.T) {
+	c := startCairn(t)
+	base := "http://" + c.addr
+	first, second := []byte(strings.Repeat("first half ", 200)), []byte(strings.Repeat("second half ", 200))
+	whole := append(append([]byte{}, first...), second...)
+	code, h, body := do(t, http.MethodPost, base+"/v2/resume/me/blobs/uploads/", nil, nil)
+	mustf(t, code == http.StatusAccepted, "POST: %d %s", code, body)
+	code, h, body = do(t, http.MethodPatch, base+h.Get("Location"), first, map[string]string{
+		"Content-Type": "application/octet-stream", "Content-Range": fmt.Sprintf("0-%d", len(first)-1)})
+	mustf(t, code == http.StatusAccepted, "PATCH: %d %s", code, body)
+	loc := h.Get("Location")
+
+	c.restart()
+	code, h, body = do(t, http.MethodPatch, base+loc, second, map[string]string{
+		"Content-Type": "application/octet-stream", "Content-Range": fmt.Sprintf("%d-%d", len(first), len(whole)-1)})
+	mustf(t, code == http.StatusAccepted, "PATCH after restart: %d %s", code, body)
+	dgst := digest.FromBytes(whole)
+	code, _, body = do(t, http.MethodPut, base+h.Get("Location")+"&digest="+dgst.String(), nil, nil)
+	mustf(t, code == http.StatusCreated, "PUT after restart: %d %s", code, body)
+	code, _, body = do(t, http.MethodGet, base+"/v2/resume/me/blobs/"+dgst.String(), nil, nil)
+	mustf(t, code == http.StatusOK && string(body) == string(whole), "resumed blob: %d, %d bytes", code, len(body))
+}

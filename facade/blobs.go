@@ -128,7 +128,7 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route
 		res.header.Set("Location", "/v2/"+rt.name+"/blobs/"+want.String())
 	}
 	if res.status == http.StatusCreated {
-		s.logger(r.Context()).Debug("blob stored", zap.String("repo", rt.name), zap.Stringer("digest", want))
+		s.logger(r.Context()).Info("blob stored", zap.String("repo", rt.name), zap.Stringer("digest", want))
 	}
 	return res.copyTo(w)
 }
