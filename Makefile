@@ -1,5 +1,9 @@
 # cairn — make run starts the server, make test runs every test.
 
+# pipefail: a failing test piped through grep still fails the target.
+SHELL       := bash
+.SHELLFLAGS := -o pipefail -c
+
 GO        ?= go
 TOOLS_DIR ?= $(HOME)/.cache/cairn-tools
 TOOLS_BIN := $(TOOLS_DIR)/bin
