@@ -44,8 +44,11 @@ type Manifest struct {
 	// Subject is the digest of the manifest this one refers to, or "".
 	Subject digest.Digest
 	// Size is the length of the manifest's bytes.
-	Size     int64
-	PushedAt time.Time
+	Size int64
+	// TotalSize is Size plus the sizes of every config, layer and child
+	// manifest it lists: what a full pull moves (ParseManifest sums it).
+	TotalSize int64
+	PushedAt  time.Time
 	// Tags is filled by reads; writes ignore it (tags are set with Tag).
 	Tags []string
 }
@@ -53,6 +56,8 @@ type Manifest struct {
 // Store is the catalog's storage. Both implementations (catalog/sqlite and
 // catalog/postgres) pass catalog/storetest.
 type Store interface {
+	Querier
+
 	// PutManifest records m, replacing an entry with the same repository and
 	// digest. PushedAt of an existing entry is kept (re-pushing the same bytes
 	// is not a new push).

@@ -64,6 +64,12 @@ func ParseManifest(repo string, dgst digest.Digest, mediaType string, body []byt
 	for _, d := range mj.Manifests {
 		m.Layers = append(m.Layers, layerOf("manifest", d))
 	}
+	m.TotalSize = m.Size
+	for _, l := range m.Layers {
+		if l.Size > 0 {
+			m.TotalSize += l.Size
+		}
+	}
 	return m, nil
 }
 

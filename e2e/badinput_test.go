@@ -149,6 +149,10 @@ func TestBadInput(t *testing.T) {
 	mustf(t, len(idx.Manifests) == 1 && idx.Manifests[0].Digest == digest.FromBytes(referrer).String(), "referrers changed after bad input: %+v", idx.Manifests)
 	code, _, body = do(t, http.MethodGet, base+"/v2/"+repo+"/tags/list", nil, nil)
 	mustf(t, code == http.StatusOK && strings.Contains(string(body), `"tags":["v1"]`), "tags changed after bad input: %s", body)
+	for _, q := range []string{"", "?n=1", "?n=1000"} {
+		code, _, body = do(t, http.MethodGet, base+"/v2/_catalog"+q, nil, nil)
+		mustf(t, code == http.StatusOK && strings.Contains(string(body), `"bad/input"`), "_catalog%s: %d %s", q, code, body)
+	}
 }
 
 // tryImageManifest is imageManifest for use off the test goroutine: it

@@ -90,6 +90,9 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	// Relative Location headers: never built from the request's Host.
 	conf.HTTP.RelativeURLs = true
 	conf.Log.AccessLog.Disabled = true
+	// The library's default applies only to configurations it parses
+	// itself; without it every _catalog page size is refused.
+	conf.Catalog.MaxEntries = 1000
 	// Non-distributable layers name where they live; any http(s) URL may.
 	conf.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 

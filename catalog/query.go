@@ -1,0 +1,127 @@
+package catalog
+
+import (
+	"context"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/annotations"
+)
+
+// Query selects artifacts (manifests). Every field that is set narrows the
+// selection; the zero Query selects everything.
+type Query struct {
+	Repository       string
+	RepositoryPrefix string
+	ArtifactType     string
+	MediaType        string
+	// Tag keeps manifests that carry this tag.
+	Tag string
+	// Annotations must all hold (see annotations.ParseFilter for the
+	// grammar). Range comparisons are numeric when both sides are numbers,
+	// by instant when both are RFC 3339, otherwise by text.
+	Annotations []annotations.Filter
+	// Text is searched, case-insensitively, as a substring of annotation
+	// values, repository names and tags.
+	Text string
+	// Subject keeps the manifests whose subject is this digest.
+	Subject digest.Digest
+	// HasSubject, when set, keeps manifests with (true) or without (false)
+	// a subject.
+	HasSubject *bool
+	// PushedAfter and PushedBefore bound the push time (exclusive); zero is
+	// unbounded.
+	PushedAfter  time.Time
+	PushedBefore time.Time
+}
+
+// SortField is what artifacts are ordered by. Ties are broken by
+// repository, then digest, so every order is total and pages are stable.
+type SortField int
+
+// The sort fields.
+const (
+	SortPushed SortField = iota
+	SortRepository
+	SortSize
+	SortAnnotation
+)
+
+// Sort orders artifacts.
+type Sort struct {
+	Field SortField
+	// Key is the annotation key for SortAnnotation. Artifacts without it
+	// come after those with it, in either direction.
+	Key  string
+	Desc bool
+}
+
+// Cursor is the position after the last artifact of a page. The API hands
+// it to clients in a signed, opaque page token.
+type Cursor struct {
+	// Value is the sort value of the last artifact, as the store encodes it
+	// (push time in microseconds, total size, annotation sort key or
+	// repository); Missing is set when that artifact lacked the annotation
+	// sorted by.
+	Value      string        `json:"v,omitempty"`
+	Missing    bool          `json:"m,omitempty"`
+	Repository string        `json:"r"`
+	Digest     digest.Digest `json:"d"`
+}
+
+// ArtifactPage is one page of a query's answer.
+type ArtifactPage struct {
+	Artifacts []Manifest
+	// Next is nil on the last page.
+	Next *Cursor
+}
+
+// RepositorySummary describes one repository.
+type RepositorySummary struct {
+	Name      string
+	Artifacts int64
+	Tags      int64
+	// Size is the sum of the artifacts' total sizes (a blob shared by two
+	// artifacts counts twice).
+	Size     int64
+	LastPush time.Time
+}
+
+// Count is a value (an annotation key or value) with how many artifacts
+// have it.
+type Count struct {
+	Value string
+	Count int64
+}
+
+// BlobUse is one place a blob is used: as config, layer or child manifest
+// of a manifest, or as a manifest itself (Kind "manifest-self").
+type BlobUse struct {
+	Repository string
+	Manifest   digest.Digest
+	Kind       string
+	MediaType  string
+	Size       int64
+	Title      string
+}
+
+// Querier answers the catalog API's questions. Both stores implement it
+// and pass catalog/storetest.
+type Querier interface {
+	// Artifacts returns up to limit artifacts matching q in the order s,
+	// starting after the cursor (nil for the first page).
+	Artifacts(ctx context.Context, q Query, s Sort, limit int, after *Cursor) (ArtifactPage, error)
+	// RepositorySummaries lists repositories whose names start with prefix,
+	// by name, after the name after ("" for the first page), up to limit.
+	RepositorySummaries(ctx context.Context, prefix, after string, limit int) ([]RepositorySummary, error)
+	// AnnotationKeys counts, for each annotation key, the artifacts
+	// matching q that have it; most used first, then by key; up to limit.
+	AnnotationKeys(ctx context.Context, q Query, limit int) ([]Count, error)
+	// AnnotationValues counts, for each value of key, the artifacts
+	// matching q that have it; most used first, then by value; up to limit.
+	AnnotationValues(ctx context.Context, key string, q Query, limit int) ([]Count, error)
+	// BlobUses lists where a blob is used, by repository then manifest; up
+	// to limit. An unknown blob has no uses (not an error).
+	BlobUses(ctx context.Context, dgst digest.Digest, limit int) ([]BlobUse, error)
+}
