@@ -2,12 +2,18 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/annotations"
 )
+
+// ErrInvalidQuery is returned (wrapped) by a Querier for a query it cannot
+// answer: a malformed filter, an unknown sort field, a cursor that does not
+// belong to the sort, text that is not UTF-8 or holds NUL.
+var ErrInvalidQuery = errors.New("invalid catalog query")
 
 // Query selects artifacts (manifests). Every field that is set narrows the
 // selection; the zero Query selects everything.
@@ -20,10 +26,11 @@ type Query struct {
 	Tag string
 	// Annotations must all hold (see annotations.ParseFilter for the
 	// grammar). Range comparisons are numeric when both sides are numbers,
-	// by instant when both are RFC 3339, otherwise by text.
+	// by instant when both are RFC 3339, otherwise by text. key!=v holds
+	// for artifacts without the key too.
 	Annotations []annotations.Filter
-	// Text is searched, case-insensitively, as a substring of annotation
-	// values, repository names and tags.
+	// Text is searched as a substring of annotation values, repository
+	// names and tags, folding the case of ASCII letters only.
 	Text string
 	// Subject keeps the manifests whose subject is this digest.
 	Subject digest.Digest
@@ -37,7 +44,8 @@ type Query struct {
 }
 
 // SortField is what artifacts are ordered by. Ties are broken by
-// repository, then digest, so every order is total and pages are stable.
+// repository, then digest, in the sort's direction, so every order is
+// total and pages are stable. The zero Sort is oldest push first.
 type SortField int
 
 // The sort fields.

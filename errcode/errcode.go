@@ -48,6 +48,13 @@ var (
 	UpstreamTimeout = Code{"UNAVAILABLE", http.StatusGatewayTimeout}
 )
 
+// Codes of the catalog API (/api/v1), answered in its own shape.
+var (
+	InvalidParameter = Code{"INVALID_PARAMETER", http.StatusBadRequest}
+	NotFound         = Code{"NOT_FOUND", http.StatusNotFound}
+	Internal         = Code{"INTERNAL", http.StatusInternalServerError}
+)
+
 // Error is an error to be answered to a client with a code and a message a
 // person can act on. Err, if set, is the cause: logged, never sent.
 type Error struct {
@@ -109,4 +116,28 @@ func WriteOCI(w http.ResponseWriter, err error) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(e.Code.Status)
 	_ = json.NewEncoder(w).Encode(ociBody{Errors: []ociError{{Code: e.Code.Name, Message: e.Message, Detail: e.Detail}}})
+}
+
+type apiBody struct {
+	Error apiError `json:"error"`
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// WriteAPI answers err in the catalog API's shape:
+// {"error":{"code":"…","message":"…"}}.
+func WriteAPI(w http.ResponseWriter, err error) {
+	e := As(err)
+	code := e.Code
+	if code == Unknown {
+		code = Internal
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(code.Status)
+	_ = json.NewEncoder(w).Encode(apiBody{Error: apiError{Code: code.Name, Message: e.Message, Detail: e.Detail}})
 }

@@ -53,6 +53,15 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // adapt turns a handlerFunc into an http.Handler that writes returned errors
 // in the OCI JSON shape, logs one line per request, and counts it.
 func (s *Server) adapt(class string, h handlerFunc) http.Handler {
+	return s.adaptWith(class, errcode.WriteOCI, h)
+}
+
+// adaptAPI is adapt for the catalog API, whose errors have its own shape.
+func (s *Server) adaptAPI(class string, h handlerFunc) http.Handler {
+	return s.adaptWith(class, errcode.WriteAPI, h)
+}
+
+func (s *Server) adaptWith(class string, writeErr func(http.ResponseWriter, error), h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &recorder{ResponseWriter: w}
@@ -66,7 +75,7 @@ func (s *Server) adapt(class string, h handlerFunc) http.Handler {
 				// The answer has begun: nothing sensible can follow it.
 				s.logger(r.Context()).Warn("error after response started", zap.Error(err))
 			} else {
-				errcode.WriteOCI(rw, err)
+				writeErr(rw, err)
 			}
 		}
 		status := rw.status

@@ -56,10 +56,37 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/version", s.adapt("version", s.serveVersion)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", s.metrics.handler()).Methods(http.MethodGet)
 	r.PathPrefix("/v2").Handler(http.HandlerFunc(s.serveV2))
-	r.NotFoundHandler = s.adapt("unknown", func(w http.ResponseWriter, r *http.Request) error {
-		return errcode.New(errcode.Unsupported, "no such endpoint: %s; the registry API is under /v2/", r.URL.Path)
-	})
+
+	// The catalog API. Paths of references, keys and content ids hold
+	// slashes of their own, so those routes are prefixes.
+	get := []string{http.MethodGet, http.MethodHead}
+	r.Handle("/api/v1/openapi.json", s.adaptAPI("api", s.openAPI)).Methods(get...)
+	r.Handle("/api/v1/artifacts", s.adaptAPI("api", s.listArtifacts)).Methods(get...)
+	r.PathPrefix("/api/v1/artifacts/").Handler(s.adaptAPI("api", s.getArtifact)).Methods(get...)
+	r.Handle("/api/v1/repositories", s.adaptAPI("api", s.listRepositories)).Methods(get...)
+	r.Handle("/api/v1/annotations", s.adaptAPI("api", s.annotationFacets)).Methods(get...)
+	r.PathPrefix("/api/v1/annotations/").Handler(s.adaptAPI("api", s.annotationFacets)).Methods(get...)
+	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.blobUses)).Methods(get...)
+	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.resolveQuery)).Methods(get...)
+	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.resolvePath)).Methods(get...)
+
+	r.NotFoundHandler = http.HandlerFunc(s.unknownEndpoint)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.unknownEndpoint)
 	return r
+}
+
+// unknownEndpoint answers paths and methods no route takes, in the shape
+// of the API the path is under.
+func (s *Server) unknownEndpoint(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/resolve/") {
+		s.adaptAPI("unknown", func(w http.ResponseWriter, r *http.Request) error {
+			return errcode.New(errcode.NotFound, "no endpoint %s %s; /api/v1/openapi.json lists the catalog API", r.Method, r.URL.Path)
+		}).ServeHTTP(w, r)
+		return
+	}
+	s.adapt("unknown", func(w http.ResponseWriter, r *http.Request) error {
+		return errcode.New(errcode.Unsupported, "no endpoint %s %s; the registry API is under /v2/, the catalog API under /api/v1/", r.Method, r.URL.Path)
+	}).ServeHTTP(w, r)
 }
 
 // serveV2 parses a /v2/ path, checks its names, and hands it to the

@@ -10,11 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 // manifestColumns are the columns scanManifest reads, in order.
-const manifestColumns = `repository, digest, media_type, artifact_type, annotations, subject, size, pushed_at`
+const manifestColumns = sqlquery.ManifestColumns
 
 // PutManifest records m, replacing an entry with the same repository and
 // digest but keeping its push time and tags.
@@ -28,21 +30,22 @@ func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
 
 // putManifest writes m, its layers and its annotations in tx.
 func putManifest(ctx context.Context, tx pgx.Tx, m catalog.Manifest) error {
-	annotations, err := encodeAnnotations(m.Annotations)
+	annots, err := encodeAnnotations(m.Annotations)
 	if err != nil {
 		return err
 	}
 	repo, dgst := m.Repository, string(m.Digest)
 	_, err = tx.Exec(ctx, `
 INSERT INTO manifests (`+manifestColumns+`)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (repository, digest) DO UPDATE SET
 	media_type = excluded.media_type,
 	artifact_type = excluded.artifact_type,
 	annotations = excluded.annotations,
 	subject = excluded.subject,
-	size = excluded.size`,
-		repo, dgst, m.MediaType, m.ArtifactType, annotations, string(m.Subject), m.Size, pushTime(m.PushedAt))
+	size = excluded.size,
+	total_size = excluded.total_size`,
+		repo, dgst, m.MediaType, m.ArtifactType, annots, string(m.Subject), m.Size, m.TotalSize, pushTime(m.PushedAt))
 	if err != nil {
 		return err
 	}
@@ -64,7 +67,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			repo, dgst, i, l.Kind, string(l.Digest), l.MediaType, l.Size, l.ArtifactType, l.Title, la)
 	}
 	for k, v := range m.Annotations {
-		batch.Queue(`INSERT INTO annotations (repository, digest, key, value) VALUES ($1, $2, $3, $4)`, repo, dgst, k, v)
+		batch.Queue(`INSERT INTO annotations (repository, digest, key, value, sort_key) VALUES ($1, $2, $3, $4, $5)`,
+			repo, dgst, k, v, annotations.SortKey(v))
 	}
 	if batch.Len() == 0 {
 		return nil
@@ -84,7 +88,10 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 			}
 			return err
 		}
-		return loadDetails(ctx, tx, &m)
+		ms := []catalog.Manifest{m}
+		err = loadDetails(ctx, tx, ms)
+		m = ms[0]
+		return err
 	})
 	if err != nil {
 		return catalog.Manifest{}, fmt.Errorf("postgres: manifest %s@%s: %w", repo, dgst, err)
@@ -109,12 +116,7 @@ ORDER BY pushed_at, digest`, repo, string(subject), artifactType)
 		}); err != nil {
 			return err
 		}
-		for i := range ms {
-			if err := loadDetails(ctx, tx, &ms[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return loadDetails(ctx, tx, ms)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: referrers of %s@%s: %w", repo, subject, err)
@@ -135,14 +137,15 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Dig
 	return nil
 }
 
-// scanManifest reads the manifestColumns of one row.
-func scanManifest(row pgx.Row) (catalog.Manifest, error) {
+// scanManifest reads the manifestColumns of one row, and then the columns
+// that follow into extra.
+func scanManifest(row pgx.Row, extra ...any) (catalog.Manifest, error) {
 	var (
 		m                         catalog.Manifest
 		dgst, subject, annotation string
 		pushed                    time.Time
 	)
-	err := row.Scan(&m.Repository, &dgst, &m.MediaType, &m.ArtifactType, &annotation, &subject, &m.Size, &pushed)
+	err := row.Scan(append([]any{&m.Repository, &dgst, &m.MediaType, &m.ArtifactType, &annotation, &subject, &m.Size, &m.TotalSize, &pushed}, extra...)...)
 	if err != nil {
 		return catalog.Manifest{}, err
 	}
@@ -153,30 +156,54 @@ func scanManifest(row pgx.Row) (catalog.Manifest, error) {
 	return m, nil
 }
 
-// loadDetails fills m's layers and tags.
-func loadDetails(ctx context.Context, tx pgx.Tx, m *catalog.Manifest) error {
-	rows, err := tx.Query(ctx, `
-SELECT kind, digest, media_type, size, artifact_type, title, annotations
-FROM layers WHERE repository = $1 AND manifest_digest = $2 ORDER BY position`, m.Repository, string(m.Digest))
-	if err != nil {
-		return err
+// loadDetails fills the layers and tags of every manifest of ms, with one
+// query for each.
+func loadDetails(ctx context.Context, tx pgx.Tx, ms []catalog.Manifest) error {
+	if len(ms) == 0 {
+		return nil
 	}
-	m.Layers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Layer, error) {
-		var l catalog.Layer
-		var dgst, annotations string
-		if err := row.Scan(&l.Kind, &dgst, &l.MediaType, &l.Size, &l.ArtifactType, &l.Title, &annotations); err != nil {
-			return catalog.Layer{}, err
-		}
+	idx := sqlquery.Index(ms)
+	st := sqlquery.Layers(sqlquery.Postgres, ms)
+	rows, err := tx.Query(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return fmt.Errorf("layers: %w", err)
+	}
+	var k sqlquery.Key
+	var l catalog.Layer
+	var dgst, annots string
+	_, err = pgx.ForEachRow(rows, []any{&k.Repository, &k.Digest, &l.Kind, &dgst, &l.MediaType, &l.Size, &l.ArtifactType, &l.Title, &annots}, func() error {
 		l.Digest = digest.Digest(dgst)
 		var err error
-		l.Annotations, err = decodeAnnotations(annotations)
-		return l, err
+		if l.Annotations, err = decodeAnnotations(annots); err != nil {
+			return err
+		}
+		if m := idx[k]; m != nil {
+			m.Layers = append(m.Layers, l)
+		}
+		return nil
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("layers: %w", err)
 	}
-	m.Tags, err = queryStrings(ctx, tx, `SELECT tag FROM tags WHERE repository = $1 AND digest = $2 ORDER BY tag`, m.Repository, string(m.Digest))
-	return err
+
+	st = sqlquery.Tags(sqlquery.Postgres, ms)
+	if rows, err = tx.Query(ctx, st.SQL, st.Args...); err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	for _, m := range idx {
+		m.Tags = []string{}
+	}
+	var tag string
+	_, err = pgx.ForEachRow(rows, []any{&k.Repository, &k.Digest, &tag}, func() error {
+		if m := idx[k]; m != nil {
+			m.Tags = append(m.Tags, tag)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	return nil
 }
 
 // queryStrings returns the first column of every row of a query, as a

@@ -7,18 +7,27 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cairn-dev/cairn/annotations"
 )
 
 // migrationLock is the key of the advisory lock that serialises migrations,
 // so that stores opening at once do not race to create the tables.
 const migrationLock = 0x636169726e // "cairn"
 
+// migration is one schema change: SQL, then Go code (if any) that rewrites
+// rows, in the migration's transaction.
+type migration struct {
+	sql string
+	fn  func(ctx context.Context, tx pgx.Tx) error
+}
+
 // migrations are the schema changes, in order: migrations[i] brings the
 // schema from version i to version i+1. Append new ones; never edit one that
 // has shipped.
-var migrations = []string{
+var migrations = []migration{
 	// 1: the initial schema. Annotations are JSON objects as text.
-	`
+	{sql: `
 CREATE TABLE manifests (
 	repository    TEXT COLLATE "C" NOT NULL,
 	digest        TEXT COLLATE "C" NOT NULL,
@@ -73,7 +82,79 @@ CREATE TABLE pending (
 	created_at TIMESTAMPTZ      NOT NULL
 );
 CREATE INDEX pending_repository ON pending (repository);
-`,
+`},
+
+	// 2: the catalog API's queries. total_size is what ParseManifest sums
+	// (the manifest and every config, layer and child it lists), backfilled
+	// from layers; sort_key is annotations.SortKey(value), backfilled in Go.
+	// An index per sort of artifacts (by repository is the primary key),
+	// annotation sort keys for sorts and ranges, and digests, subjects and
+	// tags across repositories.
+	{sql: `
+ALTER TABLE manifests ADD COLUMN total_size BIGINT NOT NULL DEFAULT 0;
+UPDATE manifests m SET total_size = m.size + COALESCE((
+	SELECT SUM(l.size) FROM layers l
+	WHERE l.repository = m.repository AND l.manifest_digest = m.digest AND l.size > 0), 0);
+CREATE INDEX manifests_pushed ON manifests (pushed_at, repository, digest);
+CREATE INDEX manifests_total_size ON manifests (total_size, repository, digest);
+CREATE INDEX manifests_digest ON manifests (digest);
+CREATE INDEX manifests_subject_any ON manifests (subject);
+
+ALTER TABLE annotations ADD COLUMN sort_key TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE INDEX annotations_key_sort ON annotations (key, sort_key, repository, digest);
+
+CREATE INDEX tags_tag ON tags (tag);
+`, fn: backfillSortKeys},
+}
+
+// backfillBatch is how many annotations backfillSortKeys reads at a time.
+const backfillBatch = 1000
+
+// backfillSortKeys sets the sort_key of every annotation from its value,
+// in batches along the primary key.
+func backfillSortKeys(ctx context.Context, tx pgx.Tx) error {
+	type row struct{ repo, dgst, key, value string }
+	var last *row
+	for {
+		var rows pgx.Rows
+		var err error
+		if last == nil {
+			rows, err = tx.Query(ctx, `
+SELECT repository, digest, key, value FROM annotations
+ORDER BY repository, digest, key LIMIT $1`, backfillBatch)
+		} else {
+			rows, err = tx.Query(ctx, `
+SELECT repository, digest, key, value FROM annotations
+WHERE (repository, digest, key) > ($1, $2, $3)
+ORDER BY repository, digest, key LIMIT $4`, last.repo, last.dgst, last.key, backfillBatch)
+		}
+		if err != nil {
+			return err
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.repo, &x.dgst, &x.key, &x.value)
+			return x, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		var updates pgx.Batch
+		for _, r := range batch {
+			updates.Queue(`UPDATE annotations SET sort_key = $1 WHERE repository = $2 AND digest = $3 AND key = $4`,
+				annotations.SortKey(r.value), r.repo, r.dgst, r.key)
+		}
+		if err := tx.SendBatch(ctx, &updates).Close(); err != nil {
+			return err
+		}
+		if len(batch) < backfillBatch {
+			return nil
+		}
+		last = &batch[len(batch)-1]
+	}
 }
 
 // migrate creates the schema or brings it up to date, in one transaction.
@@ -106,8 +187,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("schema %s: version %d is newer than this cairn (%d)", *schema, version, len(migrations))
 		}
 		for i := version; i < len(migrations); i++ {
-			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+			if _, err := tx.Exec(ctx, migrations[i].sql); err != nil {
 				return fmt.Errorf("schema %s: migration %d: %w", *schema, i+1, err)
+			}
+			if fn := migrations[i].fn; fn != nil {
+				if err := fn(ctx, tx); err != nil {
+					return fmt.Errorf("schema %s: migration %d: %w", *schema, i+1, err)
+				}
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {

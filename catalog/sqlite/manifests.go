@@ -10,11 +10,13 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 // manifestColumns are the columns scanManifest reads, in order.
-const manifestColumns = `repository, digest, media_type, artifact_type, annotations, subject, size, pushed_at`
+const manifestColumns = sqlquery.ManifestColumns
 
 // PutManifest records m, replacing an entry with the same repository and
 // digest but keeping its push time and tags.
@@ -28,7 +30,7 @@ func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
 
 // putManifest writes m, its layers and its annotations in tx.
 func putManifest(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
-	annotations, err := encodeAnnotations(m.Annotations)
+	annots, err := encodeAnnotations(m.Annotations)
 	if err != nil {
 		return err
 	}
@@ -39,14 +41,15 @@ func putManifest(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
 	repo, dgst := m.Repository, string(m.Digest)
 	_, err = tx.ExecContext(ctx, `
 INSERT INTO manifests (`+manifestColumns+`)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (repository, digest) DO UPDATE SET
 	media_type = excluded.media_type,
 	artifact_type = excluded.artifact_type,
 	annotations = excluded.annotations,
 	subject = excluded.subject,
-	size = excluded.size`,
-		repo, dgst, m.MediaType, m.ArtifactType, annotations, string(m.Subject), m.Size, micros(pushed))
+	size = excluded.size,
+	total_size = excluded.total_size`,
+		repo, dgst, m.MediaType, m.ArtifactType, annots, string(m.Subject), m.Size, m.TotalSize, micros(pushed))
 	if err != nil {
 		return err
 	}
@@ -70,7 +73,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		}
 	}
 	for k, v := range m.Annotations {
-		_, err := tx.ExecContext(ctx, `INSERT INTO annotations (repository, digest, key, value) VALUES (?, ?, ?, ?)`, repo, dgst, k, v)
+		_, err := tx.ExecContext(ctx, `INSERT INTO annotations (repository, digest, key, value, sort_key) VALUES (?, ?, ?, ?, ?)`,
+			repo, dgst, k, v, annotations.SortKey(v))
 		if err != nil {
 			return err
 		}
@@ -90,7 +94,10 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 			}
 			return err
 		}
-		return loadDetails(ctx, tx, &m)
+		ms := []catalog.Manifest{m}
+		err = loadDetails(ctx, tx, ms)
+		m = ms[0]
+		return err
 	})
 	if err != nil {
 		return catalog.Manifest{}, fmt.Errorf("sqlite: manifest %s@%s: %w", repo, dgst, err)
@@ -122,12 +129,7 @@ ORDER BY pushed_at, digest`, repo, string(subject), artifactType, artifactType)
 			return err
 		}
 		rows.Close()
-		for i := range ms {
-			if err := loadDetails(ctx, tx, &ms[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return loadDetails(ctx, tx, ms)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: referrers of %s@%s: %w", repo, subject, err)
@@ -160,14 +162,15 @@ func affected(res sql.Result) error {
 	return nil
 }
 
-// scanManifest reads the manifestColumns of one row.
-func scanManifest(row interface{ Scan(...any) error }) (catalog.Manifest, error) {
+// scanManifest reads the manifestColumns of one row, and then the columns
+// that follow into extra.
+func scanManifest(row interface{ Scan(...any) error }, extra ...any) (catalog.Manifest, error) {
 	var (
 		m                         catalog.Manifest
 		dgst, subject, annotation string
 		pushed                    int64
 	)
-	err := row.Scan(&m.Repository, &dgst, &m.MediaType, &m.ArtifactType, &annotation, &subject, &m.Size, &pushed)
+	err := row.Scan(append([]any{&m.Repository, &dgst, &m.MediaType, &m.ArtifactType, &annotation, &subject, &m.Size, &m.TotalSize, &pushed}, extra...)...)
 	if err != nil {
 		return catalog.Manifest{}, err
 	}
@@ -178,34 +181,61 @@ func scanManifest(row interface{ Scan(...any) error }) (catalog.Manifest, error)
 	return m, nil
 }
 
-// loadDetails fills m's layers and tags.
-func loadDetails(ctx context.Context, tx *sql.Tx, m *catalog.Manifest) error {
-	rows, err := tx.QueryContext(ctx, `
-SELECT kind, digest, media_type, size, artifact_type, title, annotations
-FROM layers WHERE repository = ? AND manifest_digest = ? ORDER BY position`, m.Repository, string(m.Digest))
+// loadDetails fills the layers and tags of every manifest of ms, with one
+// query for each.
+func loadDetails(ctx context.Context, tx *sql.Tx, ms []catalog.Manifest) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	idx := sqlquery.Index(ms)
+	st := sqlquery.Layers(sqlquery.SQLite, ms)
+	rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
 	if err != nil {
-		return err
+		return fmt.Errorf("layers: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var l catalog.Layer
-		var dgst, annotations string
-		if err := rows.Scan(&l.Kind, &dgst, &l.MediaType, &l.Size, &l.ArtifactType, &l.Title, &annotations); err != nil {
-			return err
+		var k sqlquery.Key
+		var dgst, annots string
+		if err := rows.Scan(&k.Repository, &k.Digest, &l.Kind, &dgst, &l.MediaType, &l.Size, &l.ArtifactType, &l.Title, &annots); err != nil {
+			return fmt.Errorf("layers: %w", err)
 		}
 		l.Digest = digest.Digest(dgst)
-		if l.Annotations, err = decodeAnnotations(annotations); err != nil {
+		if l.Annotations, err = decodeAnnotations(annots); err != nil {
 			return err
 		}
-		m.Layers = append(m.Layers, l)
+		if m := idx[k]; m != nil {
+			m.Layers = append(m.Layers, l)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return fmt.Errorf("layers: %w", err)
 	}
 	rows.Close()
 
-	m.Tags, err = queryStrings(ctx, tx, `SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag`, m.Repository, string(m.Digest))
-	return err
+	st = sqlquery.Tags(sqlquery.SQLite, ms)
+	if rows, err = tx.QueryContext(ctx, st.SQL, st.Args...); err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	defer rows.Close()
+	for _, m := range idx {
+		m.Tags = []string{}
+	}
+	for rows.Next() {
+		var k sqlquery.Key
+		var tag string
+		if err := rows.Scan(&k.Repository, &k.Digest, &tag); err != nil {
+			return fmt.Errorf("tags: %w", err)
+		}
+		if m := idx[k]; m != nil {
+			m.Tags = append(m.Tags, tag)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	return nil
 }
 
 // queryStrings returns the first column of every row of a query, as a

@@ -5,15 +5,24 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/cairn-dev/cairn/annotations"
 )
+
+// migration is one schema change: SQL, then Go code (if any) that rewrites
+// rows, in the migration's transaction.
+type migration struct {
+	sql string
+	fn  func(ctx context.Context, tx *sql.Tx) error
+}
 
 // migrations are the schema changes, in order: migrations[i] brings the
 // schema from version i to version i+1. Append new ones; never edit one that
 // has shipped.
-var migrations = []string{
+var migrations = []migration{
 	// 1: the initial schema. Times are microseconds since the Unix epoch,
 	// annotations are JSON objects as text.
-	`
+	{sql: `
 CREATE TABLE manifests (
 	repository    TEXT    NOT NULL,
 	digest        TEXT    NOT NULL,
@@ -68,7 +77,68 @@ CREATE TABLE pending (
 	created_at INTEGER NOT NULL
 );
 CREATE INDEX pending_repository ON pending (repository);
-`,
+`},
+
+	// 2: the catalog API's queries. total_size is what ParseManifest sums
+	// (the manifest and every config, layer and child it lists), backfilled
+	// from layers; sort_key is annotations.SortKey(value), backfilled in Go.
+	// An index per sort of artifacts (by repository is the primary key),
+	// annotation sort keys for sorts and ranges, and digests, subjects and
+	// tags across repositories.
+	{sql: `
+ALTER TABLE manifests ADD COLUMN total_size INTEGER NOT NULL DEFAULT 0;
+UPDATE manifests SET total_size = size + COALESCE((
+	SELECT SUM(l.size) FROM layers l
+	WHERE l.repository = manifests.repository AND l.manifest_digest = manifests.digest AND l.size > 0), 0);
+CREATE INDEX manifests_pushed ON manifests (pushed_at, repository, digest);
+CREATE INDEX manifests_total_size ON manifests (total_size, repository, digest);
+CREATE INDEX manifests_digest ON manifests (digest);
+CREATE INDEX manifests_subject_any ON manifests (subject);
+
+ALTER TABLE annotations ADD COLUMN sort_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX annotations_key_sort ON annotations (key, sort_key, repository, digest);
+
+CREATE INDEX tags_tag ON tags (tag);
+`, fn: backfillSortKeys},
+}
+
+// backfillBatch is how many annotations backfillSortKeys reads at a time.
+const backfillBatch = 1000
+
+// backfillSortKeys sets the sort_key of every annotation from its value,
+// in batches along the rowid.
+func backfillSortKeys(ctx context.Context, tx *sql.Tx) error {
+	type row struct {
+		id    int64
+		value string
+	}
+	for last := int64(-1 << 63); ; {
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, value FROM annotations WHERE rowid > ? ORDER BY rowid LIMIT ?`, last, backfillBatch)
+		if err != nil {
+			return err
+		}
+		var batch []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.value); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if _, err := tx.ExecContext(ctx, `UPDATE annotations SET sort_key = ? WHERE rowid = ?`, annotations.SortKey(r.value), r.id); err != nil {
+				return err
+			}
+		}
+		if len(batch) < backfillBatch {
+			return nil
+		}
+		last = batch[len(batch)-1].id
+	}
 }
 
 // migrate creates the schema or brings it up to date, in one transaction.
@@ -96,8 +166,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("database schema version %d is newer than this cairn (%d)", version, len(migrations))
 	}
 	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		if _, err := tx.ExecContext(ctx, migrations[i].sql); err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if fn := migrations[i].fn; fn != nil {
+			if err := fn(ctx, tx); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {

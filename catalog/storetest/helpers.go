@@ -61,8 +61,9 @@ func image(repo, name string, pushed time.Time) catalog.Manifest {
 			},
 			{Kind: "layer", Digest: dg("layer 2 " + name), MediaType: mtLayer, Size: 0},
 		},
-		Size:     527,
-		PushedAt: pushed,
+		Size:      527,
+		TotalSize: 527 + 1234 + 1<<40,
+		PushedAt:  pushed,
 	}
 }
 
@@ -78,9 +79,10 @@ func referrer(repo, name string, subject digest.Digest, artifactType string, pus
 			{Kind: "config", Digest: dg("empty"), MediaType: "application/vnd.oci.empty.v1+json", Size: 2},
 			{Kind: "layer", Digest: dg("blob " + name), MediaType: artifactType, Size: 99, ArtifactType: artifactType},
 		},
-		Subject:  subject,
-		Size:     400,
-		PushedAt: pushed,
+		Subject:   subject,
+		Size:      400,
+		TotalSize: 400 + 2 + 99,
+		PushedAt:  pushed,
 	}
 }
 

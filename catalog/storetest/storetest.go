@@ -43,6 +43,19 @@ var tests = []test{
 	{"CanceledContext", testCanceledContext},
 	{"SQLMetacharacters", testSQLMetacharacters},
 	{"Concurrent", testConcurrent},
+	{"ArtifactsQueryFields", testArtifactsQueryFields},
+	{"ArtifactsAnnotationFilters", testArtifactsAnnotationFilters},
+	{"ArtifactsSortExplicit", testArtifactsSortExplicit},
+	{"ArtifactsPagination", testArtifactsPagination},
+	{"ArtifactsPaginationWithInserts", testArtifactsPaginationWithInserts},
+	{"ArtifactsComplete", testArtifactsComplete},
+	{"ArtifactsLimits", testArtifactsLimits},
+	{"ArtifactsBadInput", testArtifactsBadInput},
+	{"QueryInjection", testQueryInjection},
+	{"RepositorySummaries", testRepositorySummaries},
+	{"AnnotationKeys", testAnnotationKeys},
+	{"AnnotationValues", testAnnotationValues},
+	{"BlobUses", testBlobUses},
 }
 
 // Run runs the suite against the store that open returns. open is called

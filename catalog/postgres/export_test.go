@@ -1,0 +1,8 @@
+package postgres
+
+// MigrationSQL returns the SQL of migration v (1-based), so that tests can
+// build databases of older schemas.
+func MigrationSQL(v int) string { return migrations[v-1].sql }
+
+// BackfillBatch is how many annotations a migration backfills at a time.
+const BackfillBatch = backfillBatch

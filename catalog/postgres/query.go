@@ -1,0 +1,134 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
+)
+
+// Artifacts returns a page of the artifacts matching q in the order s, in
+// one snapshot: the page's query, then one query each for the layers and
+// the tags of its artifacts. See sqlquery.Artifacts for the order and the
+// paging.
+func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sort, limit int, after *catalog.Cursor) (catalog.ArtifactPage, error) {
+	st, err := sqlquery.Artifacts(sqlquery.Postgres, q, sort, limit, after)
+	if err != nil {
+		return catalog.ArtifactPage{}, fmt.Errorf("postgres: artifacts: %w", err)
+	}
+	var page catalog.ArtifactPage
+	err = s.inReadTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return err
+		}
+		var keys []*string
+		ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Manifest, error) {
+			var key *string
+			m, err := scanManifest(row, &key)
+			keys = append(keys, key)
+			return m, err
+		})
+		if err != nil {
+			return err
+		}
+		page = sqlquery.Page(sort, limit, ms, keys)
+		return loadDetails(ctx, tx, page.Artifacts)
+	})
+	if err != nil {
+		return catalog.ArtifactPage{}, fmt.Errorf("postgres: artifacts: %w", err)
+	}
+	return page, nil
+}
+
+// RepositorySummaries lists repositories whose names start with prefix, by
+// name, after the name after, up to limit.
+func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, limit int) ([]catalog.RepositorySummary, error) {
+	st, err := sqlquery.RepositorySummaries(sqlquery.Postgres, prefix, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: repository summaries: %w", err)
+	}
+	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.RepositorySummary, error) {
+		var r catalog.RepositorySummary
+		var last time.Time
+		err := row.Scan(&r.Name, &r.Artifacts, &r.Tags, &r.Size, &last)
+		r.LastPush = last.UTC()
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: repository summaries: %w", err)
+	}
+	return out, nil
+}
+
+// AnnotationKeys counts the artifacts matching q that have each key.
+func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) ([]catalog.Count, error) {
+	st, err := sqlquery.AnnotationKeys(sqlquery.Postgres, q, limit)
+	if err == nil {
+		var cs []catalog.Count
+		if cs, err = collect(ctx, s, st, scanCount); err == nil {
+			return cs, nil
+		}
+	}
+	return nil, fmt.Errorf("postgres: annotation keys: %w", err)
+}
+
+// AnnotationValues counts the artifacts matching q that have each value of
+// key.
+func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Query, limit int) ([]catalog.Count, error) {
+	st, err := sqlquery.AnnotationValues(sqlquery.Postgres, key, q, limit)
+	if err == nil {
+		var cs []catalog.Count
+		if cs, err = collect(ctx, s, st, scanCount); err == nil {
+			return cs, nil
+		}
+	}
+	return nil, fmt.Errorf("postgres: annotation values of %s: %w", key, err)
+}
+
+// scanCount reads a row of a value and a count.
+func scanCount(row pgx.CollectableRow) (catalog.Count, error) {
+	var c catalog.Count
+	err := row.Scan(&c.Value, &c.Count)
+	return c, err
+}
+
+// BlobUses lists where a blob is used.
+func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, limit int) ([]catalog.BlobUse, error) {
+	st, err := sqlquery.BlobUses(sqlquery.Postgres, dgst, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: uses of %s: %w", dgst, err)
+	}
+	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.BlobUse, error) {
+		var u catalog.BlobUse
+		var manifest string
+		err := row.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title)
+		u.Manifest = digest.Digest(manifest)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: uses of %s: %w", dgst, err)
+	}
+	return out, nil
+}
+
+// collect runs st and scans every row with scan, into a non-nil slice.
+func collect[T any](ctx context.Context, s *Store, st sqlquery.Statement, scan pgx.RowToFunc[T]) ([]T, error) {
+	rows, err := s.pool.Query(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}

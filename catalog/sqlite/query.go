@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
+)
+
+// Artifacts returns a page of the artifacts matching q in the order s, in
+// one snapshot: the page's query, then one query each for the layers and
+// the tags of its artifacts. See sqlquery.Artifacts for the order and the
+// paging.
+func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sort, limit int, after *catalog.Cursor) (catalog.ArtifactPage, error) {
+	st, err := sqlquery.Artifacts(sqlquery.SQLite, q, sort, limit, after)
+	if err != nil {
+		return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
+	}
+	var page catalog.ArtifactPage
+	err = s.inReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var ms []catalog.Manifest
+		var keys []*string
+		for rows.Next() {
+			var key sql.NullString
+			m, err := scanManifest(rows, &key)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, m)
+			if key.Valid {
+				keys = append(keys, &key.String)
+			} else {
+				keys = append(keys, nil)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		page = sqlquery.Page(sort, limit, ms, keys)
+		return loadDetails(ctx, tx, page.Artifacts)
+	})
+	if err != nil {
+		return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
+	}
+	return page, nil
+}
+
+// RepositorySummaries lists repositories whose names start with prefix, by
+// name, after the name after, up to limit.
+func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, limit int) ([]catalog.RepositorySummary, error) {
+	st, err := sqlquery.RepositorySummaries(sqlquery.SQLite, prefix, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: repository summaries: %w", err)
+	}
+	out := []catalog.RepositorySummary{}
+	err = s.query(ctx, st, func(rows *sql.Rows) error {
+		var r catalog.RepositorySummary
+		var last int64
+		if err := rows.Scan(&r.Name, &r.Artifacts, &r.Tags, &r.Size, &last); err != nil {
+			return err
+		}
+		r.LastPush = fromMicros(last)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: repository summaries: %w", err)
+	}
+	return out, nil
+}
+
+// AnnotationKeys counts the artifacts matching q that have each key.
+func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) ([]catalog.Count, error) {
+	st, err := sqlquery.AnnotationKeys(sqlquery.SQLite, q, limit)
+	if err == nil {
+		var cs []catalog.Count
+		if cs, err = s.counts(ctx, st); err == nil {
+			return cs, nil
+		}
+	}
+	return nil, fmt.Errorf("sqlite: annotation keys: %w", err)
+}
+
+// AnnotationValues counts the artifacts matching q that have each value of
+// key.
+func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Query, limit int) ([]catalog.Count, error) {
+	st, err := sqlquery.AnnotationValues(sqlquery.SQLite, key, q, limit)
+	if err == nil {
+		var cs []catalog.Count
+		if cs, err = s.counts(ctx, st); err == nil {
+			return cs, nil
+		}
+	}
+	return nil, fmt.Errorf("sqlite: annotation values of %s: %w", key, err)
+}
+
+// counts runs a statement whose rows are a value and a count.
+func (s *Store) counts(ctx context.Context, st sqlquery.Statement) ([]catalog.Count, error) {
+	out := []catalog.Count{}
+	err := s.query(ctx, st, func(rows *sql.Rows) error {
+		var c catalog.Count
+		if err := rows.Scan(&c.Value, &c.Count); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// BlobUses lists where a blob is used.
+func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, limit int) ([]catalog.BlobUse, error) {
+	st, err := sqlquery.BlobUses(sqlquery.SQLite, dgst, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: uses of %s: %w", dgst, err)
+	}
+	out := []catalog.BlobUse{}
+	err = s.query(ctx, st, func(rows *sql.Rows) error {
+		var u catalog.BlobUse
+		var manifest string
+		if err := rows.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title); err != nil {
+			return err
+		}
+		u.Manifest = digest.Digest(manifest)
+		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: uses of %s: %w", dgst, err)
+	}
+	return out, nil
+}
+
+// query runs st on a read connection and calls scan for each row.
+func (s *Store) query(ctx context.Context, st sqlquery.Statement, scan func(*sql.Rows) error) error {
+	rows, err := s.read.QueryContext(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,102 @@
+// Package sqlquery builds the SQL of the catalog's queries (catalog.Querier)
+// once, for both stores: catalog/sqlite and catalog/postgres run the
+// statements it returns and scan the rows themselves.
+//
+// Every value that comes from a caller is a bind argument; the SQL text is
+// made only of constants of this package. The statements expect the tables
+// of the stores' schemas (manifests, tags, layers, annotations with its
+// sort_key column) and the indexes those schemas create for them.
+package sqlquery
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+// ErrInvalidQuery is returned (wrapped) for a query the stores cannot
+// answer: a malformed annotation filter, an unknown sort field, a cursor
+// that does not belong to the sort, or text that is not valid UTF-8 or
+// holds NUL (which no stored string can match, and which PostgreSQL refuses
+// as a bind argument).
+var ErrInvalidQuery = catalog.ErrInvalidQuery
+
+// MaxLimit is the most rows one call returns; larger limits are clamped.
+const MaxLimit = 1000
+
+// Dialect is what differs between the stores' SQL.
+type Dialect struct {
+	// Placeholder returns the bind placeholder of the n-th argument
+	// (1-based).
+	Placeholder func(n int) string
+	// Time returns the bind argument of a time compared with pushed_at.
+	Time func(t time.Time) any
+	// ILike is the operator of a case-insensitive LIKE. Both stores fold
+	// ASCII letters only (SQLite's LIKE; PostgreSQL's ILIKE on the "C"
+	// collation of the text columns).
+	ILike string
+}
+
+// SQLite is the dialect of catalog/sqlite: ? placeholders, times as
+// microseconds since the Unix epoch.
+var SQLite = Dialect{
+	Placeholder: func(int) string { return "?" },
+	Time:        func(t time.Time) any { return t.UnixMicro() },
+	ILike:       "LIKE",
+}
+
+// Postgres is the dialect of catalog/postgres: $n placeholders, times as
+// TIMESTAMPTZ.
+var Postgres = Dialect{
+	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+	Time:        func(t time.Time) any { return t },
+	ILike:       "ILIKE",
+}
+
+// Statement is SQL text with its bind arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// ManifestColumns are the manifests columns that the stores scan into a
+// catalog.Manifest, in order.
+const ManifestColumns = `repository, digest, media_type, artifact_type, annotations, subject, size, total_size, pushed_at`
+
+// mColumns are ManifestColumns qualified by the alias m.
+const mColumns = `m.repository, m.digest, m.media_type, m.artifact_type, m.annotations, m.subject, m.size, m.total_size, m.pushed_at`
+
+// ClampLimit brings limit into [1, MaxLimit].
+func ClampLimit(limit int) int {
+	return min(max(limit, 1), MaxLimit)
+}
+
+// builder accumulates bind arguments while SQL text is written.
+type builder struct {
+	d    Dialect
+	args []any
+}
+
+// arg binds v and returns its placeholder.
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return b.d.Placeholder(len(b.args))
+}
+
+// time binds a time compared with pushed_at, truncated to the microseconds
+// the stores keep, and returns its placeholder.
+func (b *builder) time(t time.Time) string {
+	return b.arg(b.d.Time(t.Truncate(time.Microsecond).UTC()))
+}
+
+// statement returns the statement of sql and the arguments bound so far.
+func (b *builder) statement(sql string) Statement {
+	return Statement{SQL: sql, Args: b.args}
+}
+
+// invalid returns an ErrInvalidQuery error.
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidQuery, fmt.Sprintf(format, a...))
+}

@@ -1,0 +1,194 @@
+package facade
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/errcode"
+)
+
+type repositoryJSON struct {
+	Name      string    `json:"name"`
+	Artifacts int64     `json:"artifacts"`
+	Tags      int64     `json:"tags"`
+	Size      int64     `json:"size"`
+	LastPush  time.Time `json:"lastPush"`
+}
+
+// listRepositories answers GET /api/v1/repositories.
+func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error {
+	p, err := newParams(r.URL, "prefix", "limit", "page_token")
+	if err != nil {
+		return err
+	}
+	limit, err := p.limit()
+	if err != nil {
+		return err
+	}
+	var after string
+	if err := p.position("repositories", &after); err != nil && !errors.Is(err, errNoToken) {
+		return err
+	}
+	rs, err := s.store.RepositorySummaries(r.Context(), p.get("prefix"), after, limit+1)
+	if err != nil {
+		return catalogUnavailable(err)
+	}
+	ans := struct {
+		Repositories  []repositoryJSON `json:"repositories"`
+		NextPageToken string           `json:"nextPageToken,omitempty"`
+	}{Repositories: []repositoryJSON{}}
+	more := len(rs) > limit
+	if more {
+		rs = rs[:limit]
+	}
+	for _, rep := range rs {
+		ans.Repositories = append(ans.Repositories, repositoryJSON(rep))
+	}
+	if more {
+		if ans.NextPageToken, err = encodePageToken(p.fingerprint("repositories"), rs[len(rs)-1].Name); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, ans)
+}
+
+type countJSON struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// annotationFacets answers GET /api/v1/annotations (keys) and
+// GET /api/v1/annotations/{key}/values, over the artifacts the filters
+// select.
+func (s *Server) annotationFacets(w http.ResponseWriter, r *http.Request) error {
+	p, err := newParams(r.URL, append([]string{"limit"}, artifactParams...)...)
+	if err != nil {
+		return err
+	}
+	q, err := p.query()
+	if err != nil {
+		return err
+	}
+	limit, err := p.limit()
+	if err != nil {
+		return err
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/annotations"), "/")
+	var counts []catalog.Count
+	var key string
+	if rest == "" {
+		counts, err = s.store.AnnotationKeys(r.Context(), q, limit)
+	} else {
+		var ok bool
+		if key, ok = strings.CutSuffix(rest, "/values"); !ok {
+			return errcode.New(errcode.NotFound, "no such endpoint; use /api/v1/annotations or /api/v1/annotations/{key}/values")
+		}
+		if f, perr := annotations.ParseFilter(key); perr != nil || f.Op != annotations.Exists {
+			return invalidParam("key", "%q is not an annotation key", key)
+		}
+		counts, err = s.store.AnnotationValues(r.Context(), key, q, limit)
+	}
+	if err != nil {
+		return catalogUnavailable(err)
+	}
+	out := make([]countJSON, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, countJSON(c))
+	}
+	if key == "" {
+		return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"key": key, "values": out})
+}
+
+type blobUseJSON struct {
+	Repository string        `json:"repository"`
+	Manifest   digest.Digest `json:"manifest"`
+	Kind       string        `json:"kind"`
+	MediaType  string        `json:"mediaType"`
+	Size       int64         `json:"size"`
+	Title      string        `json:"title,omitempty"`
+}
+
+// maxBlobUses bounds the answer for one blob.
+const maxBlobUses = 1000
+
+// blobUses answers GET /api/v1/blobs/{digest}: every place a blob is used.
+func (s *Server) blobUses(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newParams(r.URL); err != nil {
+		return err
+	}
+	raw := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/blobs/")
+	d, err := parseDigest(raw)
+	if err != nil {
+		return invalidParam("digest", "%s", errcode.As(err).Message)
+	}
+	uses, err := s.store.BlobUses(r.Context(), d, maxBlobUses)
+	if err != nil {
+		return catalogUnavailable(err)
+	}
+	if len(uses) == 0 {
+		return errcode.New(errcode.BlobUnknown, "blob %s is not used by any artifact in the catalog", d).WithDetail(map[string]string{"digest": d.String()})
+	}
+	out := make([]blobUseJSON, 0, len(uses))
+	for _, u := range uses {
+		out = append(out, blobUseJSON(u))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"digest": d, "uses": out})
+}
+
+// resolvePath answers GET /resolve/hash://{alg}/{hex}.
+func (s *Server) resolvePath(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newParams(r.URL); err != nil {
+		return err
+	}
+	return s.resolve(w, r, strings.TrimPrefix(r.URL.EscapedPath(), "/resolve/"))
+}
+
+// resolveQuery answers GET /api/v1/resolve?id=hash://{alg}/{hex}.
+func (s *Server) resolveQuery(w http.ResponseWriter, r *http.Request) error {
+	p, err := newParams(r.URL, "id")
+	if err != nil {
+		return err
+	}
+	if p.get("id") == "" {
+		return invalidParam("id", "id is required: a content id such as hash://sha256/<hex>")
+	}
+	return s.resolve(w, r, p.get("id"))
+}
+
+// resolve redirects a content id to the blob (or manifest) in one
+// repository that holds it.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request, id string) error {
+	rest, ok := strings.CutPrefix(id, "hash://")
+	alg, hex, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 {
+		return invalidParam("id", "content id %q is not of the form hash://sha256/<hex> or hash://sha512/<hex>", id)
+	}
+	d, err := parseDigest(alg + ":" + hex)
+	if err != nil {
+		return invalidParam("id", "content id %q: %s", id, errcode.As(err).Message)
+	}
+	uses, err := s.store.BlobUses(r.Context(), d, 1)
+	if err != nil {
+		return catalogUnavailable(err)
+	}
+	if len(uses) == 0 {
+		return errcode.New(errcode.BlobUnknown, "no repository holds %s", id).WithDetail(map[string]string{"digest": d.String()})
+	}
+	u := uses[0]
+	kind := "blobs"
+	if u.Kind == "manifest-self" || u.Kind == "manifest" {
+		kind = "manifests"
+	}
+	w.Header().Set("Location", "/v2/"+u.Repository+"/"+kind+"/"+d.String())
+	w.Header().Set("Docker-Content-Digest", d.String())
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return nil
+}
