@@ -38,6 +38,10 @@ type Config struct {
 	// RepairInterval is how often repositories whose catalog entries fell
 	// behind the engine (catalog down during a push) are reindexed.
 	RepairInterval time.Duration `yaml:"repair_interval"`
+	// ReconcileInterval is how often, in upstream mode, the catalog is
+	// reconciled with a walk of the upstream (pushes may bypass cairn);
+	// 0 walks only at start.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
 }
 
 // Upstream is the registry cairn fronts in upstream mode.
@@ -67,12 +71,13 @@ type Log struct {
 // Default is the configuration of a plain `cairn serve`.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:5000",
-		DataDir:         "./data",
-		Log:             Log{Level: "info", Format: "console"},
-		ShutdownTimeout: 30 * time.Second,
-		RepairInterval:  30 * time.Second,
-		Upstream:        Upstream{Timeout: 60 * time.Second},
+		Addr:              "127.0.0.1:5000",
+		DataDir:           "./data",
+		Log:               Log{Level: "info", Format: "console"},
+		ShutdownTimeout:   30 * time.Second,
+		RepairInterval:    30 * time.Second,
+		ReconcileInterval: 10 * time.Minute,
+		Upstream:          Upstream{Timeout: 60 * time.Second},
 	}
 }
 
@@ -126,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("shutdown_timeout is negative"))
+	}
+	if c.ReconcileInterval < 0 {
+		errs = append(errs, errors.New("reconcile_interval is negative"))
 	}
 	if c.RepairInterval <= 0 {
 		errs = append(errs, errors.New("repair_interval must be positive"))

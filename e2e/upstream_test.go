@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,4 +191,54 @@ func TestUpstreamStreamsLargeBlobs(t *testing.T) {
 	peak := peakRSS(t, front.cmd.Process.Pid)
 	t.Logf("façade peak RSS after moving 2 GiB each way: %d MiB", peak>>20)
 	mustf(t, peak < 200<<20, "façade peak RSS %d MiB: it buffers blobs instead of streaming them", peak>>20)
+}
+
+// catalogDigests lists every artifact digest the catalog API answers.
+func catalogDigests(t *testing.T, c *cairn) []string {
+	t.Helper()
+	var l struct {
+		Artifacts []apiArtifact `json:"artifacts"`
+	}
+	code, e := apiGet(t, c, "/api/v1/artifacts?limit=1000&sort=repository", &l)
+	mustf(t, code == http.StatusOK, "artifacts: %d %+v", code, e)
+	out := digestsOf(l.Artifacts)
+	slices.Sort(out)
+	return out
+}
+
+// TestUpstreamReconcile: pushes and deletes that go straight to the
+// upstream, behind cairn's back, reach cairn's catalog by the scheduled
+// walk, and cairn reindex does the same on demand.
+func TestUpstreamReconcile(t *testing.T) {
+	up := startCairn(t)
+	front := startCairn(t, "--upstream", "http://"+up.addr, "--reconcile-interval", "300ms")
+	dataset, _, notes := pushDataset(t, front, front.addr)
+
+	// Behind the front's back: a new artifact with a referrer, and a delete.
+	writeFile(t, up.workDir, "model.bin", []byte("weights"))
+	out := up.run("oras", "push", "--plain-http", "--format", "json", up.addr+"/models/tiny:v1", "model.bin", "--artifact-type", "application/vnd.cairn.model.v1")
+	model := parsePushed(t, out).Digest
+	writeFile(t, up.workDir, "card.md", []byte("# tiny"))
+	out = up.run("oras", "attach", "--plain-http", "--format", "json", up.addr+"/models/tiny:v1", "card.md", "--artifact-type", "application/vnd.cairn.card.v1")
+	card := parsePushed(t, out).Digest
+	up.run("oras", "manifest", "delete", "--plain-http", "--force", up.addr+"/datasets/abstracts@"+notes)
+
+	// What the upstream holds, by its own catalog.
+	want := catalogDigests(t, up)
+	mustf(t, slices.Contains(want, model) && slices.Contains(want, card) && slices.Contains(want, dataset) && !slices.Contains(want, notes), "upstream catalog: %v", want)
+	deadline := time.Now().Add(20 * time.Second)
+	for !slices.Equal(catalogDigests(t, front), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("front catalog %v never matched the upstream's %v\n%s", catalogDigests(t, front), want, front.log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// cairn reindex walks the upstream too.
+	writeFile(t, up.workDir, "more.bin", []byte("more weights"))
+	out = up.run("oras", "push", "--plain-http", "--format", "json", up.addr+"/models/tiny:v2", "more.bin", "--artifact-type", "application/vnd.cairn.model.v1")
+	v2 := parsePushed(t, out).Digest
+	msg := front.runCairn("reindex", "--data-dir", front.dataDir, "--upstream", "http://"+up.addr, "models/tiny")
+	mustf(t, strings.Contains(msg, "reindexed 1 repositories, 3 manifests"), "reindex said: %s", msg)
+	mustf(t, slices.Contains(catalogDigests(t, front), v2), "cairn reindex did not add %s", v2)
 }

@@ -16,9 +16,11 @@ func newReindexCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reindex [REPOSITORY…]",
 		Short: "Rebuild the catalog from the engine's storage",
-		Long: `Rebuild the catalog from what the embedded engine's storage holds, for the
-named repositories or for all of them. Storage is the truth: catalog entries
-it lacks are removed. Safe to run while cairn serve runs.`,
+		Long: `Rebuild the catalog from what the engine holds, for the named repositories
+or for all of them: the embedded engine's storage, or a walk of the upstream's
+API (its catalog, tags, index children and referrers; a manifest neither
+tagged nor referred to is not reachable that way). The engine is the truth:
+catalog entries it lacks are removed. Safe to run while cairn serve runs.`,
 	}
 	fv := addServeFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -43,7 +45,7 @@ it lacks are removed. Safe to run while cairn serve runs.`,
 		defer engine.Close()
 		w, ok := engine.(backend.Walker)
 		if !ok {
-			return errors.New("reindex reads the embedded engine's storage; with an upstream it is not available yet")
+			return errors.New("this engine's content cannot be walked")
 		}
 		start := time.Now()
 		res, err := catalog.Reindex(ctx, log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)), store, w, args)

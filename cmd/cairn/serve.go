@@ -117,14 +117,17 @@ func serve(ctx context.Context, cfg config.Config) error {
 	var opts []facade.Option
 	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
 	journal := filepath.Join(cfg.DataDir, "catalog-repairs")
+	_, isUpstream := engine.(*upstream.Registry)
 	if w, ok := engine.(backend.Walker); ok {
-		start := time.Now()
-		res, err := catalog.ReindexIfBehind(ctx, log, store, w)
-		if err != nil {
-			// Serving goes on: the engine has the bytes; reindex can run later.
-			log.Error("catalog repair at start failed; run cairn reindex", zap.Error(err))
-		} else if res.Repositories > 0 {
-			log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+		if !isUpstream { // in upstream mode the reconcile walk below covers it
+			start := time.Now()
+			res, err := catalog.ReindexIfBehind(ctx, log, store, w)
+			if err != nil {
+				// Serving goes on: the engine has the bytes; reindex can run later.
+				log.Error("catalog repair at start failed; run cairn reindex", zap.Error(err))
+			} else if res.Repositories > 0 {
+				log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+			}
 		}
 		opts = append(opts, facade.WithRepair(journal, func(ctx context.Context, repos []string) error {
 			_, err := catalog.Reindex(ctx, log, store, w, repos)
@@ -141,6 +144,10 @@ func serve(ctx context.Context, cfg config.Config) error {
 	repairCtx, stopRepairs := context.WithCancel(ctx)
 	defer stopRepairs()
 	go srv.RunRepairs(repairCtx, cfg.RepairInterval)
+	if isUpstream {
+		// Pushes may reach the upstream without passing through cairn.
+		go reconcile(repairCtx, log, store, engine.(backend.Walker), cfg.ReconcileInterval)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -182,4 +189,29 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// reconcile walks the upstream and makes the catalog match it, at start
+// and then every interval (never again when interval is 0).
+func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w backend.Walker, interval time.Duration) {
+	for {
+		start := time.Now()
+		res, err := catalog.Reindex(ctx, log, store, w, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn("reconciling the catalog with the upstream failed; will retry", zap.Error(err))
+		} else {
+			log.Info("catalog reconciled with the upstream", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+		}
+		if interval == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
