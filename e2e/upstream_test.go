@@ -73,11 +73,22 @@ func TestUpstreamModeOverZot(t *testing.T) {
 // startZot starts zot on a free port with storage in a temporary directory.
 func startZot(t *testing.T, bin string) string {
 	t.Helper()
+	addr, _ := startZotWith(t, bin, "")
+	return addr
+}
+
+// startZotWith starts zot with extra top-level config JSON (for example
+// `"extensions":{…}`), and returns its address and its log's path.
+func startZotWith(t *testing.T, bin, extra string) (string, string) {
+	t.Helper()
 	addr := freeAddr(t)
 	host, port, _ := strings.Cut(addr, ":")
 	dir := t.TempDir()
-	conf := fmt.Sprintf(`{"distSpecVersion":"1.1.1","storage":{"rootDirectory":%q},"http":{"address":%q,"port":%q},"log":{"level":"warn"}}`,
-		filepath.Join(dir, "storage"), host, port)
+	if extra != "" {
+		extra = "," + extra
+	}
+	conf := fmt.Sprintf(`{"distSpecVersion":"1.1.1","storage":{"rootDirectory":%q},"http":{"address":%q,"port":%q},"log":{"level":"info"}%s}`,
+		filepath.Join(dir, "storage"), host, port, extra)
 	confPath := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -100,13 +111,13 @@ func startZot(t *testing.T, bin string) string {
 		if res, err := http.Get("http://" + addr + "/v2/"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return addr
+				return addr, filepath.Join(dir, "zot.log")
 			}
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "zot.log"))
 	t.Fatalf("zot did not start in 30s:\n%s", b)
-	return ""
+	return "", ""
 }
 
 // patternReader yields n bytes of a repeating pattern without holding them.

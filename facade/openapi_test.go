@@ -208,8 +208,8 @@ func TestOpenAPIPathsMatchRoutes(t *testing.T) {
 			t.Errorf("%s: the document describes a path outside /api/ and /resolve/", path)
 		}
 		ops := operations(item)
-		if ops[http.MethodGet] == nil {
-			t.Errorf("%s: no GET operation", path)
+		if len(ops) == 0 {
+			t.Errorf("%s: no operation", path)
 		}
 		for method, op := range ops {
 			for _, target := range concretePaths(t, path, opParams(item, op)) {
@@ -225,9 +225,6 @@ func TestOpenAPIPathsMatchRoutes(t *testing.T) {
 				kind = "prefix"
 			}
 			t.Errorf("the router serves %s %s, which openapi.json does not describe", kind, rt.template)
-		}
-		if !slices.Contains(rt.methods, http.MethodGet) {
-			t.Errorf("%s: the route no longer takes GET; update openapi.json", rt.template)
 		}
 	}
 }

@@ -127,6 +127,14 @@ func (s *Server) needsRepair(log *zap.Logger, repo string) {
 	}
 }
 
+// repairSoon wakes the repair loop instead of waiting for its next round.
+func (s *Server) repairSoon() {
+	select {
+	case s.repairNow <- struct{}{}:
+	default: // a wake-up is already waiting
+	}
+}
+
 // PendingRepairs lists the repositories waiting for a reindex.
 func (s *Server) PendingRepairs() []string { return s.repairs.pending() }
 
@@ -144,6 +152,7 @@ func (s *Server) RunRepairs(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.repairNow:
 		}
 	}
 }

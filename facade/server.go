@@ -35,6 +35,7 @@ type Server struct {
 	// manifestLocks orders manifest writes per repository.
 	manifestLocks keyedMutex
 	repairs       *repairs
+	repairNow     chan struct{}
 	journal       string
 	reindex       func(ctx context.Context, repos []string) error
 }
@@ -65,7 +66,7 @@ func WithRepair(journal string, reindex func(ctx context.Context, repos []string
 
 // New returns a façade in front of engine, indexing into store.
 func New(log *zap.Logger, engine backend.Backend, store catalog.Store, opts ...Option) (*Server, error) {
-	s := &Server{log: log, engine: engine, store: store, now: time.Now}
+	s := &Server{log: log, engine: engine, store: store, now: time.Now, repairNow: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
