@@ -2,12 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog/sqlite"
@@ -126,22 +124,17 @@ func (p *tcpProxy) cut() {
 // pushes still succeed, /readyz says what is wrong, and once the database
 // is back the catalog catches up by itself.
 func TestCatalogDown(t *testing.T) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	server, schema, _ := pgSchema(t)
+	u, err := url.Parse(server)
 	if err != nil {
-		t.Fatalf("PostgreSQL on 127.0.0.1:5432 is unreachable: %v", err)
+		t.Fatalf("the PostgreSQL DSN must be a URL for this test: %v", err)
 	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cairn_e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-
-	proxy := newTCPProxy(t, "127.0.0.1:5432")
-	dsn := "postgres://postgres@" + proxy.addr + "/test?sslmode=disable&search_path=" + schema
+	proxy := newTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dsn := u.String()
 	c := startCairn(t, "--catalog", dsn, "--repair-interval", "200ms")
 	dataset, _, _ := pushDataset(t, c, c.addr)
 

@@ -134,10 +134,12 @@ func TestKillDuringPushes(t *testing.T) {
 	t.Logf("%d pushes answered before SIGKILL, all intact after restart", len(answered))
 }
 
-// TestPostgresCatalog runs the walk-through with the PostgreSQL catalog, in
-// a schema of its own that is dropped afterwards.
-func TestPostgresCatalog(t *testing.T) {
-	dsn := os.Getenv("CAIRN_TEST_POSTGRES")
+// pgSchema makes a schema of its own on the test PostgreSQL server (the
+// local one, or CAIRN_TEST_POSTGRES), dropped when the test ends. It
+// returns the server's DSN, the schema and an open connection.
+func pgSchema(t *testing.T) (dsn, schema string, conn *pgx.Conn) {
+	t.Helper()
+	dsn = os.Getenv("CAIRN_TEST_POSTGRES")
 	if dsn == "" {
 		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	}
@@ -146,15 +148,24 @@ func TestPostgresCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PostgreSQL at %s is unreachable: %v (.ci/run starts it; set CAIRN_TEST_POSTGRES for another server)", dsn, err)
 	}
-	defer conn.Close(ctx)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	schema := "cairn_e2e_" + hex.EncodeToString(b[:])
+	schema = "cairn_e2e_" + hex.EncodeToString(b[:])
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+	return dsn, schema, conn
+}
 
+// TestPostgresCatalog runs the walk-through with the PostgreSQL catalog, in
+// a schema of its own that is dropped afterwards.
+func TestPostgresCatalog(t *testing.T) {
+	ctx := context.Background()
+	dsn, schema, conn := pgSchema(t)
 	c := startCairn(t, "--catalog", dsn+"&search_path="+schema)
 	dataset, emb, _ := pushDataset(t, c, c.addr)
 	c.restart()
