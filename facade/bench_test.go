@@ -11,7 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -133,4 +138,54 @@ func BenchmarkBlobPull(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkManifestPush measures indexed manifest pushes through the façade
+// (engine write, catalog write, tag) from 8 concurrent clients, each into a
+// repository of its own, every manifest new (a unique annotation).
+func BenchmarkManifestPush(b *testing.B) {
+	base := benchServers(b)["facade"]
+	const clients = 8
+	cfg := []byte("{}")
+	cfgDigest := digestOf(cfg)
+	layer, layerDigest := blob(4096, 7)
+	for c := 0; c < clients; c++ {
+		repo := fmt.Sprintf("bench/push%d", c)
+		push(b, base, repo, cfg, cfgDigest)
+		push(b, base, repo, layer, layerDigest)
+	}
+	var next atomic.Int64
+	b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		client := &http.Client{}
+		for pb.Next() {
+			i := next.Add(1)
+			repo := fmt.Sprintf("bench/push%d", i%clients)
+			m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.cairn.bench.v1",`+
+				`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},`+
+				`"layers":[{"mediaType":"application/octet-stream","digest":%q,"size":4096}],`+
+				`"annotations":{"org.example.run":"%d","org.example.year":"2024"}}`, cfgDigest, layerDigest, i)
+			req, _ := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/run-"+strconv.FormatInt(i, 10), strings.NewReader(m))
+			req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			res, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				b.Errorf("PUT manifest: %s", res.Status)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
+}
+
+func digestOf(p []byte) string {
+	sum := sha256.Sum256(p)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
