@@ -12,6 +12,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newReindexCmd(), newVersionCmd())
+	root.AddCommand(newSearchCmd(), newResolveCmd())
 	return root
 }
 

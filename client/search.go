@@ -1,0 +1,182 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// SearchParams are the filters of GET /api/v1/artifacts; all combine, and
+// zero values are left out.
+type SearchParams struct {
+	// Annotations are filter expressions, each sent as annotation=EXPR:
+	// key=value, key=v1|v2, key!=value, key^=prefix, key, !key, key>=v,
+	// key<=v, key>v, key<v.
+	Annotations      []string
+	ArtifactType     string
+	MediaType        string
+	Repository       string
+	RepositoryPrefix string
+	Tag              string
+	// Text is q=: a substring of annotation values, repository names and
+	// tags, in any case.
+	Text         string
+	Subject      string // a manifest digest: its referrers
+	HasSubject   *bool
+	PushedAfter  time.Time
+	PushedBefore time.Time
+	// Sort is pushed, -pushed (the server's default), repository, size,
+	// -size, annotation:KEY or -annotation:KEY.
+	Sort string
+	// Limit is the page size, 1 to 1000 (0: the server's default, 50).
+	Limit int
+	// PageToken is the previous page's NextPageToken.
+	PageToken string
+}
+
+// Values returns the parameters as a query string's values.
+func (p SearchParams) Values() url.Values {
+	v := url.Values{}
+	set := func(name, value string) {
+		if value != "" {
+			v.Set(name, value)
+		}
+	}
+	for _, a := range p.Annotations {
+		v.Add("annotation", a)
+	}
+	set("artifact_type", p.ArtifactType)
+	set("media_type", p.MediaType)
+	set("repository", p.Repository)
+	set("repository_prefix", p.RepositoryPrefix)
+	set("tag", p.Tag)
+	set("q", p.Text)
+	set("subject", p.Subject)
+	if p.HasSubject != nil {
+		v.Set("has_subject", strconv.FormatBool(*p.HasSubject))
+	}
+	if !p.PushedAfter.IsZero() {
+		v.Set("pushed_after", p.PushedAfter.Format(time.RFC3339Nano))
+	}
+	if !p.PushedBefore.IsZero() {
+		v.Set("pushed_before", p.PushedBefore.Format(time.RFC3339Nano))
+	}
+	set("sort", p.Sort)
+	if p.Limit != 0 {
+		v.Set("limit", strconv.Itoa(p.Limit))
+	}
+	set("page_token", p.PageToken)
+	return v
+}
+
+// Page is one page of GET /api/v1/artifacts.
+type Page struct {
+	Artifacts []Artifact `json:"artifacts"`
+	// NextPageToken continues the search; empty on the last page.
+	NextPageToken string `json:"nextPageToken,omitempty"`
+}
+
+// Artifact is a manifest as the catalog API answers it.
+type Artifact struct {
+	Repository   string        `json:"repository"`
+	Digest       digest.Digest `json:"digest"`
+	MediaType    string        `json:"mediaType"`
+	ArtifactType string        `json:"artifactType,omitempty"`
+	// Size is what a full pull moves: the manifest and every blob it lists.
+	Size         int64             `json:"size"`
+	ManifestSize int64             `json:"manifestSize"`
+	Tags         []string          `json:"tags"`
+	Annotations  map[string]string `json:"annotations"`
+	Subject      digest.Digest     `json:"subject,omitempty"`
+	Config       *Descriptor       `json:"config,omitempty"`
+	Layers       []Descriptor      `json:"layers"`
+	Manifests    []Descriptor      `json:"manifests,omitempty"`
+	PushedAt     time.Time         `json:"pushedAt"`
+	Referrers    []Artifact        `json:"referrers,omitempty"`
+
+	// Raw is the artifact object exactly as the server answered it,
+	// including fields this package does not know.
+	Raw json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes an artifact and keeps its raw JSON in Raw.
+func (a *Artifact) UnmarshalJSON(b []byte) error {
+	type plain Artifact // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*a = Artifact(p)
+	a.Raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// Type returns the artifact type, or the manifest's media type when the
+// artifact has none (as for container images).
+func (a Artifact) Type() string {
+	if a.ArtifactType != "" {
+		return a.ArtifactType
+	}
+	return a.MediaType
+}
+
+// Descriptor is a config, layer or child manifest of an artifact.
+type Descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	Digest       digest.Digest     `json:"digest"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Title        string            `json:"title,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+// Search asks for one page of artifacts.
+func (c *Client) Search(ctx context.Context, p SearchParams) (Page, error) {
+	var page Page
+	if err := c.getJSON(ctx, c.url("/api/v1/artifacts", p.Values()), &page); err != nil {
+		return Page{}, err
+	}
+	return page, nil
+}
+
+// SearchAll follows the page tokens from p.PageToken on and returns up to
+// total artifacts (all of them when total is 0), and whether more match. A page
+// is p.Limit artifacts, or when that is 0 as many as are still wanted.
+func (c *Client) SearchAll(ctx context.Context, p SearchParams, total int) (arts []Artifact, more bool, err error) {
+	if total < 0 {
+		return nil, false, fmt.Errorf("total %d is negative", total)
+	}
+	const maxLimit = 1000 // the API's largest page
+	pageSize := p.Limit
+	seen := map[string]bool{}
+	for {
+		p.Limit = pageSize
+		if total > 0 {
+			if want := total - len(arts); p.Limit == 0 || want < p.Limit {
+				p.Limit = min(want, maxLimit)
+			}
+		}
+		page, err := c.Search(ctx, p)
+		if err != nil {
+			return arts, false, err
+		}
+		arts = append(arts, page.Artifacts...)
+		if total > 0 && len(arts) >= total {
+			more = len(arts) > total || page.NextPageToken != ""
+			return arts[:total], more, nil
+		}
+		if page.NextPageToken == "" {
+			return arts, false, nil
+		}
+		if seen[page.NextPageToken] {
+			return arts, false, fmt.Errorf("the server answered page token %q twice; paging would not end", page.NextPageToken)
+		}
+		seen[page.NextPageToken] = true
+		p.PageToken = page.NextPageToken
+	}
+}
