@@ -62,6 +62,10 @@ type Store interface {
 	// digest. PushedAt of an existing entry is kept (re-pushing the same bytes
 	// is not a new push).
 	PutManifest(ctx context.Context, m Manifest) error
+	// IndexPush records what one manifest push stored, in one transaction:
+	// m (as PutManifest), tag pointing at it unless tag is "", and the
+	// removal of the pending mark (see MarkPending) unless it is 0.
+	IndexPush(ctx context.Context, m Manifest, tag string, pending int64) error
 	// Tag points tag at dgst in repo, moving it if it pointed elsewhere. The
 	// manifest must be in the catalog (ErrNotFound otherwise).
 	Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error

@@ -91,15 +91,15 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 		if !isDigest(rt.ref) {
 			tag = rt.ref
 		}
-		if err := s.index(r.Context(), entry, tag); err != nil || markErr != nil {
+		if err := s.store.IndexPush(r.Context(), entry, tag, pending); err != nil || markErr != nil {
 			// The bytes are stored: the push succeeded. The pending mark
 			// stays, and the repository is queued for repair.
 			log.Error("manifest stored but not indexed; queued for repair", zap.Error(errors.Join(err, markErr)))
 			s.needsRepair(log, rt.name)
-			pending = 0
 		} else {
 			log.Info("manifest stored", zap.String("tag", tag), zap.String("artifact_type", entry.ArtifactType))
 		}
+		pending = 0 // cleared with the index, or left for the repair
 	}
 	if pending != 0 {
 		if err := s.store.ClearPending(r.Context(), pending); err != nil {
@@ -107,17 +107,6 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 		}
 	}
 	return res.copyTo(w)
-}
-
-// index records a stored manifest, and its tag if it was pushed by one.
-func (s *Server) index(ctx context.Context, m catalog.Manifest, tag string) error {
-	if err := s.store.PutManifest(ctx, m); err != nil {
-		return err
-	}
-	if tag != "" {
-		return s.store.Tag(ctx, m.Repository, tag, m.Digest)
-	}
-	return nil
 }
 
 // deleteManifest deletes a manifest or a tag in the engine, then in the

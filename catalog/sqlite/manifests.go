@@ -28,6 +28,33 @@ func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
 	return nil
 }
 
+// IndexPush records m, tags it as tag unless tag is "", and clears the
+// pending mark unless it is 0, in one transaction.
+func (s *Store) IndexPush(ctx context.Context, m catalog.Manifest, tag string, pending int64) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := putManifest(ctx, tx, m); err != nil {
+			return err
+		}
+		if tag != "" {
+			if _, err := tx.ExecContext(ctx, `
+INSERT INTO tags (repository, tag, digest) VALUES (?, ?, ?)
+ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Repository, tag, string(m.Digest)); err != nil {
+				return err
+			}
+		}
+		if pending != 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, pending); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: index push of %s@%s: %w", m.Repository, m.Digest, err)
+	}
+	return nil
+}
+
 // putManifest writes m, its layers and its annotations in tx.
 func putManifest(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
 	annots, err := encodeAnnotations(m.Annotations)

@@ -78,3 +78,33 @@ func testPendingIDsNotReused(t *testing.T, s catalog.Store) {
 	}
 	assertStrings(t, "Pending", pending(t, s), nil)
 }
+
+// testIndexPush records pushes with and without a tag and a pending mark.
+func testIndexPush(t *testing.T, s catalog.Store) {
+	ctx := t.Context()
+	m1 := image("r", "one", at(1))
+	m2 := image("r", "two", at(2))
+
+	id := mark(t, s, "r")
+	other := mark(t, s, "r")
+	if err := s.IndexPush(ctx, m1, "latest", id); err != nil {
+		t.Fatalf("IndexPush: %v", err)
+	}
+	assertManifest(t, get(t, s, "r", m1.Digest), withTags(m1, "latest"))
+	assertStrings(t, "Pending after one of two pushes", pending(t, s), []string{"r"})
+
+	// By digest, without a mark: the tag stays where it was.
+	if err := s.IndexPush(ctx, m2, "", 0); err != nil {
+		t.Fatalf("IndexPush without a tag: %v", err)
+	}
+	wantTag(t, s, "r", "latest", m1.Digest)
+	assertManifest(t, get(t, s, "r", m2.Digest), m2)
+
+	// A tag pushed again moves.
+	if err := s.IndexPush(ctx, m2, "latest", other); err != nil {
+		t.Fatalf("IndexPush moving a tag: %v", err)
+	}
+	wantTag(t, s, "r", "latest", m2.Digest)
+	assertStrings(t, "Pending after both pushes", pending(t, s), nil)
+	assertStats(t, s, catalog.Stats{Repositories: 1, Manifests: 2, Tags: 1})
+}

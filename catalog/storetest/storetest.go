@@ -38,6 +38,7 @@ var tests = []test{
 	{"ReplaceRepositoryBadTag", testReplaceRepositoryBadTag},
 	{"Pending", testPending},
 	{"PendingIDsNotReused", testPendingIDsNotReused},
+	{"IndexPush", testIndexPush},
 	{"Stats", testStats},
 	{"Ping", testPing},
 	{"CanceledContext", testCanceledContext},
