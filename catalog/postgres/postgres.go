@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 // Store is a catalog.Store in a PostgreSQL database. Its methods are safe for
@@ -25,7 +26,8 @@ import (
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	sampler *sqlquery.Sampler
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -51,12 +53,36 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		cc := config.ConnConfig
 		return nil, fmt.Errorf("postgres: open %s@%s:%d/%s: %w", cc.User, cc.Host, cc.Port, cc.Database, err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	s.sampler = sqlquery.NewSampler(s.readSample)
+	return s, nil
+}
+
+// readSample reads the query planner's sample of the catalog.
+func (s *Store) readSample(ctx context.Context) (*sqlquery.Sample, error) {
+	count := func(st sqlquery.Statement) (n int64, err error) {
+		return n, s.pool.QueryRow(ctx, st.SQL, st.Args...).Scan(&n)
+	}
+	annots := func(st sqlquery.Statement) ([]map[string]string, error) {
+		rows, err := s.pool.Query(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (map[string]string, error) {
+			var text string
+			if err := row.Scan(&text); err != nil {
+				return nil, err
+			}
+			return decodeAnnotations(text)
+		})
+	}
+	return sqlquery.ReadSample(sqlquery.Postgres, count, annots)
 }
 
 // Close closes the store's connections, waiting for those in use to be
 // released. It always returns nil.
 func (s *Store) Close() error {
+	s.sampler.Close()
 	s.pool.Close()
 	return nil
 }

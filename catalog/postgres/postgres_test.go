@@ -15,6 +15,7 @@ import (
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/postgres"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 	"github.com/cairn-dev/cairn/catalog/storetest"
 )
 
@@ -111,6 +112,17 @@ func TestStore(t *testing.T) {
 		s, _ := open(t, adm)
 		return s
 	})
+}
+
+// TestPlansAgree checks that every plan of the artifacts query answers
+// alike (see storetest.PlansAgree).
+func TestPlansAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 3,000 artifacts")
+	}
+	s, _ := open(t, admin(t))
+	defer s.Close()
+	storetest.PlansAgree(t, s, sqlquery.Postgres, postgres.ArtifactRows(t.Context(), s.(*postgres.Store)))
 }
 
 func TestTablesInSearchPathSchema(t *testing.T) {

@@ -17,23 +17,9 @@ import (
 // the tags of its artifacts. See sqlquery.Artifacts for the order and the
 // paging.
 func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sort, limit int, after *catalog.Cursor) (catalog.ArtifactPage, error) {
-	st, err := sqlquery.Artifacts(sqlquery.Postgres, q, sort, limit, after)
-	if err != nil {
-		return catalog.ArtifactPage{}, fmt.Errorf("postgres: artifacts: %w", err)
-	}
 	var page catalog.ArtifactPage
-	err = s.inReadTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, st.SQL, st.Args...)
-		if err != nil {
-			return err
-		}
-		var keys []*string
-		ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Manifest, error) {
-			var key *string
-			m, err := scanManifest(row, &key)
-			keys = append(keys, key)
-			return m, err
-		})
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		ms, keys, err := sqlquery.RunArtifacts(sqlquery.Postgres, s.sampler.Sample(ctx), q, sort, limit, after, artifactRows(ctx, tx))
 		if err != nil {
 			return err
 		}
@@ -44,6 +30,26 @@ func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sor
 		return catalog.ArtifactPage{}, fmt.Errorf("postgres: artifacts: %w", err)
 	}
 	return page, nil
+}
+
+// artifactRows runs the statements of sqlquery.ArtifactsPlanned on db.
+func artifactRows(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) sqlquery.ArtifactRows {
+	return func(st sqlquery.Statement) ([]catalog.Manifest, []*string, error) {
+		rows, err := db.Query(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		var keys []*string
+		ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Manifest, error) {
+			var key *string
+			m, err := scanManifest(row, &key)
+			keys = append(keys, key)
+			return m, err
+		})
+		return ms, keys, err
+	}
 }
 
 // RepositorySummaries lists repositories whose names start with prefix, by
@@ -68,7 +74,7 @@ func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, l
 
 // AnnotationKeys counts the artifacts matching q that have each key.
 func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) ([]catalog.Count, error) {
-	st, err := sqlquery.AnnotationKeys(sqlquery.Postgres, q, limit)
+	st, err := sqlquery.AnnotationKeys(sqlquery.Postgres, s.sampler.Sample(ctx), q, limit)
 	if err == nil {
 		var cs []catalog.Count
 		if cs, err = collect(ctx, s, st, scanCount); err == nil {
@@ -81,7 +87,7 @@ func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) 
 // AnnotationValues counts the artifacts matching q that have each value of
 // key.
 func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Query, limit int) ([]catalog.Count, error) {
-	st, err := sqlquery.AnnotationValues(sqlquery.Postgres, key, q, limit)
+	st, err := sqlquery.AnnotationValues(sqlquery.Postgres, s.sampler.Sample(ctx), key, q, limit)
 	if err == nil {
 		var cs []catalog.Count
 		if cs, err = collect(ctx, s, st, scanCount); err == nil {

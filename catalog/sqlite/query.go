@@ -16,15 +16,29 @@ import (
 // the tags of its artifacts. See sqlquery.Artifacts for the order and the
 // paging.
 func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sort, limit int, after *catalog.Cursor) (catalog.ArtifactPage, error) {
-	st, err := sqlquery.Artifacts(sqlquery.SQLite, q, sort, limit, after)
+	var page catalog.ArtifactPage
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		ms, keys, err := sqlquery.RunArtifacts(sqlquery.SQLite, s.sampler.Sample(ctx), q, sort, limit, after, artifactRows(ctx, tx))
+		if err != nil {
+			return err
+		}
+		page = sqlquery.Page(sort, limit, ms, keys)
+		return loadDetails(ctx, tx, page.Artifacts)
+	})
 	if err != nil {
 		return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
 	}
-	var page catalog.ArtifactPage
-	err = s.inReadTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+	return page, nil
+}
+
+// artifactRows runs the statements of sqlquery.ArtifactsPlanned on db.
+func artifactRows(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) sqlquery.ArtifactRows {
+	return func(st sqlquery.Statement) ([]catalog.Manifest, []*string, error) {
+		rows, err := db.QueryContext(ctx, st.SQL, st.Args...)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		defer rows.Close()
 		var ms []catalog.Manifest
@@ -33,7 +47,7 @@ func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sor
 			var key sql.NullString
 			m, err := scanManifest(rows, &key)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			ms = append(ms, m)
 			if key.Valid {
@@ -42,17 +56,8 @@ func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sor
 				keys = append(keys, nil)
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		page = sqlquery.Page(sort, limit, ms, keys)
-		return loadDetails(ctx, tx, page.Artifacts)
-	})
-	if err != nil {
-		return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
+		return ms, keys, rows.Err()
 	}
-	return page, nil
 }
 
 // RepositorySummaries lists repositories whose names start with prefix, by
@@ -81,7 +86,7 @@ func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, l
 
 // AnnotationKeys counts the artifacts matching q that have each key.
 func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) ([]catalog.Count, error) {
-	st, err := sqlquery.AnnotationKeys(sqlquery.SQLite, q, limit)
+	st, err := sqlquery.AnnotationKeys(sqlquery.SQLite, s.sampler.Sample(ctx), q, limit)
 	if err == nil {
 		var cs []catalog.Count
 		if cs, err = s.counts(ctx, st); err == nil {
@@ -94,7 +99,7 @@ func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) 
 // AnnotationValues counts the artifacts matching q that have each value of
 // key.
 func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Query, limit int) ([]catalog.Count, error) {
-	st, err := sqlquery.AnnotationValues(sqlquery.SQLite, key, q, limit)
+	st, err := sqlquery.AnnotationValues(sqlquery.SQLite, s.sampler.Sample(ctx), key, q, limit)
 	if err == nil {
 		var cs []catalog.Count
 		if cs, err = s.counts(ctx, st); err == nil {

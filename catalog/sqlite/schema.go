@@ -100,6 +100,35 @@ CREATE INDEX annotations_key_sort ON annotations (key, sort_key, repository, dig
 
 CREATE INDEX tags_tag ON tags (tag);
 `, fn: backfillSortKeys},
+
+	// 3: the catalog at scale. Annotations without a rowid, keyed by
+	// (repository, digest, key): a filter checks an artifact's annotation
+	// with one B-tree search instead of two, and the secondary indexes
+	// carry the key, so reading which artifacts have key=value needs only
+	// the index. Layers indexed in the order BlobUses lists them, so that a
+	// layer many manifests share is read only up to the limit (it was read
+	// whole and sorted: 35 ms at the 99th percentile for a layer of about
+	// 600 manifests among a million).
+	{sql: `
+CREATE TABLE annotations_v3 (
+	repository TEXT NOT NULL,
+	digest     TEXT NOT NULL,
+	key        TEXT NOT NULL,
+	value      TEXT NOT NULL,
+	sort_key   TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (repository, digest, key),
+	FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO annotations_v3 (repository, digest, key, value, sort_key)
+	SELECT repository, digest, key, value, sort_key FROM annotations ORDER BY repository, digest, key;
+DROP TABLE annotations;
+ALTER TABLE annotations_v3 RENAME TO annotations;
+CREATE INDEX annotations_key_value ON annotations (key, value);
+CREATE INDEX annotations_key_sort ON annotations (key, sort_key);
+
+DROP INDEX layers_digest;
+CREATE INDEX layers_digest ON layers (digest, repository, manifest_digest, position);
+`},
 }
 
 // backfillBatch is how many annotations backfillSortKeys reads at a time.

@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -31,8 +32,9 @@ const busyTimeout = 10 * time.Second
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
-	write *sql.DB // one connection, for every write
-	read  *sql.DB // read-only connections
+	write   *sql.DB // one connection, for every write
+	read    *sql.DB // read-only connections
+	sampler *sqlquery.Sampler
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -70,7 +72,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{write: write, read: read}, nil
+	s := &Store{write: write, read: read}
+	s.sampler = sqlquery.NewSampler(s.readSample)
+	return s, nil
+}
+
+// readSample reads the query planner's sample of the catalog.
+func (s *Store) readSample(ctx context.Context) (*sqlquery.Sample, error) {
+	count := func(st sqlquery.Statement) (n int64, err error) {
+		return n, s.read.QueryRowContext(ctx, st.SQL, st.Args...).Scan(&n)
+	}
+	annots := func(st sqlquery.Statement) ([]map[string]string, error) {
+		var out []map[string]string
+		err := s.query(ctx, st, func(rows *sql.Rows) error {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				return err
+			}
+			a, err := decodeAnnotations(text)
+			out = append(out, a)
+			return err
+		})
+		return out, err
+	}
+	return sqlquery.ReadSample(sqlquery.SQLite, count, annots)
 }
 
 // dsn returns the modernc.org/sqlite data source name of the database at
@@ -80,6 +105,12 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Queries search the annotations and manifests indexes many times
+	// each: read the file through a memory map rather than a read call per
+	// page (a third of the time of a filtered query at 100,000 artifacts),
+	// and keep 64 MiB of pages per connection rather than 2.
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", int64(64)<<30))
+	q.Add("_pragma", "cache_size(-65536)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -95,6 +126,7 @@ func dsn(path string, readOnly bool) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.sampler.Close()
 	if err := errors.Join(s.read.Close(), s.write.Close()); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

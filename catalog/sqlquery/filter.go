@@ -8,15 +8,26 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-// The conditions below are on the manifests row aliased m. Positive
-// conditions on other tables are "(m.repository, m.digest) IN (...)", which
-// lets the planner drive the query from the other table's index when that
-// is selective; negative ones are NOT EXISTS, checked per row through the
-// other table's primary key.
+// The conditions below are on the manifests row aliased m. Conditions on
+// its annotations are correlated EXISTS and NOT EXISTS, checked per row
+// through the annotations primary key: a query walks an index in its sort
+// order (or the index of one annotation filter, see Plan) and stops at the
+// page's end, instead of first collecting every artifact each filter
+// matches.
 
 // where returns the conditions of q, ANDed by the caller (none for the
-// zero Query).
+// zero Query): those on the manifests row, then those on its annotations.
 func (b *builder) where(q catalog.Query) ([]string, error) {
+	conds, err := b.manifestConds(q)
+	if err != nil {
+		return nil, err
+	}
+	return append(conds, b.annotationConds(q, -1)...), nil
+}
+
+// manifestConds returns the conditions of q on the columns of the
+// manifests row m and on its tags: those that do not read annotations.
+func (b *builder) manifestConds(q catalog.Query) ([]string, error) {
 	if err := checkQuery(q); err != nil {
 		return nil, err
 	}
@@ -34,6 +45,7 @@ func (b *builder) where(q catalog.Query) ([]string, error) {
 		conds = append(conds, "m.media_type = "+b.arg(q.MediaType))
 	}
 	if q.Tag != "" {
+		// A tag names at most one artifact per repository: read them all.
 		conds = append(conds, "(m.repository, m.digest) IN (SELECT ft.repository, ft.digest FROM tags ft WHERE ft.tag = "+b.arg(q.Tag)+")")
 	}
 	if q.Subject != "" {
@@ -52,13 +64,23 @@ func (b *builder) where(q catalog.Query) ([]string, error) {
 	if !q.PushedBefore.IsZero() {
 		conds = append(conds, "m.pushed_at < "+b.time(q.PushedBefore))
 	}
-	for _, f := range q.Annotations {
-		conds = append(conds, b.filter(f))
+	return conds, nil
+}
+
+// annotationConds returns the conditions of the annotation filters of q
+// but q.Annotations[skip] (none skipped when skip < 0), and of its text,
+// on m. q has been checked by manifestConds.
+func (b *builder) annotationConds(q catalog.Query, skip int) []string {
+	var conds []string
+	for i, f := range q.Annotations {
+		if i != skip {
+			conds = append(conds, b.filter(f))
+		}
 	}
 	if q.Text != "" {
 		conds = append(conds, b.text(q.Text))
 	}
-	return conds, nil
+	return conds
 }
 
 // checkQuery refuses strings no stored string can match and malformed
@@ -122,68 +144,81 @@ func (b *builder) prefix(col, p string) string {
 	return "(" + cond + ")"
 }
 
-// withAnnotation returns the condition that m has an annotation fa with
-// fa.key = key and the condition cond writes (nil for none). cond is
-// called after key is bound, so that arguments are bound in SQL order.
-func (b *builder) withAnnotation(key string, cond func() string) string {
-	sql := "(m.repository, m.digest) IN (SELECT fa.repository, fa.digest FROM annotations fa WHERE fa.key = " + b.arg(key)
-	if cond != nil {
-		sql += " AND " + cond()
-	}
-	return sql + ")"
+// withAnnotation returns the condition that m has an annotation (aliased
+// fa) that annotationCond(fa, f) selects.
+func (b *builder) withAnnotation(f annotations.Filter) string {
+	return "EXISTS (SELECT 1 FROM annotations fa WHERE fa.repository = m.repository AND fa.digest = m.digest AND " + b.annotationCond("fa", f) + ")"
 }
 
-// withoutAnnotation returns the condition that m has no annotation fa with
-// fa.key = key and the condition cond writes (nil for none).
-func (b *builder) withoutAnnotation(key string, cond func() string) string {
-	sql := "NOT EXISTS (SELECT 1 FROM annotations fa WHERE fa.repository = m.repository AND fa.digest = m.digest AND fa.key = " + b.arg(key)
-	if cond != nil {
-		sql += " AND " + cond()
+// withoutAnnotation returns the condition that m has no annotation that
+// annotationCond(fa, f) selects.
+func (b *builder) withoutAnnotation(f annotations.Filter) string {
+	return "NOT EXISTS (SELECT 1 FROM annotations fa WHERE fa.repository = m.repository AND fa.digest = m.digest AND " + b.annotationCond("fa", f) + ")"
+}
+
+// Drivable reports whether a filter selects artifacts by annotations they
+// have (rather than lack), so that the annotations that match it can be
+// read from an index and lead a query (see Plan.Drive).
+func Drivable(f annotations.Filter) bool {
+	switch f.Op {
+	case annotations.Ne, annotations.Absent:
+		return false
 	}
-	return sql + ")"
+	return true
 }
 
 // rangeOps are the SQL comparisons of the range operators.
 var rangeOps = map[annotations.Op]string{annotations.Ge: ">=", annotations.Le: "<=", annotations.Gt: ">", annotations.Lt: "<"}
 
-// filter returns the condition of one (checked) annotation filter.
+// filter returns the condition of one (checked) annotation filter on m.
 //
-// Ne holds for artifacts that lack the key too: key!=v is NOT (key=v).
+// Ne holds for artifacts that lack the key too: key!=v is NOT (key=v), and
+// Absent is NOT (key exists).
+func (b *builder) filter(f annotations.Filter) string {
+	switch f.Op {
+	case annotations.Ne:
+		return b.withoutAnnotation(annotations.Filter{Key: f.Key, Op: annotations.Eq, Values: f.Values})
+	case annotations.Absent:
+		return b.withoutAnnotation(annotations.Filter{Key: f.Key, Op: annotations.Exists})
+	}
+	return b.withAnnotation(f)
+}
+
+// annotationCond returns the condition that the annotation row aliased a
+// has f's key and a value f selects, for a drivable filter f (Eq, Prefix,
+// Exists or a range).
+//
 // Ranges compare as numbers when the value and the operand are both
 // numbers, as instants when both are RFC 3339 times, and as text
 // otherwise: the sort keys of the operand's kind order the values of that
 // kind, and the values of other kinds compare by bytes with the operand.
-func (b *builder) filter(f annotations.Filter) string {
+func (b *builder) annotationCond(a string, f annotations.Filter) string {
+	cond := a + ".key = " + b.arg(f.Key)
 	switch f.Op {
 	case annotations.Eq:
-		return b.withAnnotation(f.Key, func() string {
-			vs := make([]string, len(f.Values))
-			for i, v := range f.Values {
-				vs[i] = b.arg(v)
-			}
-			return "fa.value IN (" + strings.Join(vs, ", ") + ")"
-		})
-	case annotations.Ne:
-		return b.withoutAnnotation(f.Key, func() string { return "fa.value = " + b.arg(f.Values[0]) })
+		vs := make([]string, len(f.Values))
+		for i, v := range f.Values {
+			vs[i] = b.arg(v)
+		}
+		return cond + " AND " + a + ".value IN (" + strings.Join(vs, ", ") + ")"
 	case annotations.Prefix:
-		return b.withAnnotation(f.Key, func() string { return b.prefix("fa.value", f.Values[0]) })
+		return cond + " AND " + b.prefix(a+".value", f.Values[0])
 	case annotations.Exists:
-		return b.withAnnotation(f.Key, nil)
-	case annotations.Absent:
-		return b.withoutAnnotation(f.Key, nil)
+		return cond
 	}
-	return b.withAnnotation(f.Key, func() string { return b.compare(rangeOps[f.Op], f.Values[0]) })
+	return cond + " AND " + b.compare(a, rangeOps[f.Op], f.Values[0])
 }
 
-// compare returns the condition that fa.value op v, for a range operator.
-func (b *builder) compare(op, v string) string {
+// compare returns the condition that a.value op v, for a range operator.
+func (b *builder) compare(a, op, v string) string {
 	kind := annotations.KindOf(v)
 	if kind == annotations.Text {
-		return "fa.value " + op + " " + b.arg(v)
+		return a + ".value " + op + " " + b.arg(v)
 	}
 	lo, hi := annotations.KindRange(kind)
-	return fmt.Sprintf("((fa.sort_key >= %s AND fa.sort_key < %s AND fa.sort_key %s %s) OR ((fa.sort_key < %s OR fa.sort_key >= %s) AND fa.value %s %s))",
-		b.arg(lo), b.arg(hi), op, b.arg(annotations.SortKey(v)), b.arg(lo), b.arg(hi), op, b.arg(v))
+	sk := a + ".sort_key"
+	return fmt.Sprintf("((%[1]s >= %[2]s AND %[1]s < %[3]s AND %[1]s %[4]s %[5]s) OR ((%[1]s < %[6]s OR %[1]s >= %[7]s) AND %[8]s.value %[4]s %[9]s))",
+		sk, b.arg(lo), b.arg(hi), op, b.arg(annotations.SortKey(v)), b.arg(lo), b.arg(hi), a, b.arg(v))
 }
 
 // text returns the condition that s is a substring, ASCII case folded, of

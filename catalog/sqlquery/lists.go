@@ -1,8 +1,11 @@
 package sqlquery
 
 import (
+	"slices"
+
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
 )
 
@@ -33,42 +36,88 @@ GROUP BY m.repository ORDER BY m.repository LIMIT ` + b.arg(ClampLimit(limit))),
 }
 
 // AnnotationKeys returns the statement of catalog.Querier.AnnotationKeys.
-// Its rows are a key and its count.
-func AnnotationKeys(d Dialect, q catalog.Query, limit int) (Statement, error) {
+// Its rows are a key and its count. The annotations counted are read
+// through those of the query's rarest filter in sm (nil for none), when it
+// has a Drivable one, rather than by reading every annotation.
+func AnnotationKeys(d Dialect, sm *Sample, q catalog.Query, limit int) (Statement, error) {
 	b := &builder{d: d}
-	conds, err := b.where(q)
+	from, conds, err := b.annotationsOf(q, sm.lead(q))
 	if err != nil {
 		return Statement{}, err
 	}
-	return b.statement("SELECT a.key, COUNT(*) FROM " + annotationsOf(conds) + whereClause(conds) +
+	return b.statement("SELECT a.key, COUNT(*)" + from + whereClause(conds) +
 		" GROUP BY a.key ORDER BY COUNT(*) DESC, a.key LIMIT " + b.arg(ClampLimit(limit))), nil
 }
 
 // AnnotationValues returns the statement of
 // catalog.Querier.AnnotationValues. Its rows are a value and its count.
-func AnnotationValues(d Dialect, key string, q catalog.Query, limit int) (Statement, error) {
+// It reads the annotations of key along the (key, value) index, or, when
+// sm says a filter of q is rarer than key, through that filter's.
+func AnnotationValues(d Dialect, sm *Sample, key string, q catalog.Query, limit int) (Statement, error) {
 	if err := checkText("annotation key", key); err != nil {
 		return Statement{}, err
 	}
 	b := &builder{d: d}
-	conds := []string{"a.key = " + b.arg(key)}
-	where, err := b.where(q)
-	if err != nil {
-		return Statement{}, err
+	lead := -1
+	if len(q.Annotations) > 0 {
+		qk := q
+		qk.Annotations = append(slices.Clip(q.Annotations), annotations.Filter{Key: key, Op: annotations.Exists})
+		if l := sm.lead(qk); l < len(q.Annotations) {
+			lead = l
+		}
 	}
-	conds = append(conds, where...)
-	return b.statement("SELECT a.value, COUNT(*) FROM " + annotationsOf(where) + whereClause(conds) +
+	var from string
+	var conds []string
+	if lead < 0 {
+		// The key first, so that SQLite reads the (key, value) index in
+		// order and groups as it goes.
+		from, conds = " FROM annotations a", []string{"a.key = " + b.arg(key)}
+		where, err := b.where(q)
+		if err != nil {
+			return Statement{}, err
+		}
+		if len(where) > 0 {
+			from += " CROSS JOIN manifests m"
+			conds = append(conds, "m.repository = a.repository", "m.digest = a.digest")
+		}
+		conds = append(conds, where...)
+	} else {
+		var err error
+		if from, conds, err = b.annotationsOf(q, lead); err != nil {
+			return Statement{}, err
+		}
+		conds = append(conds, "a.key = "+b.arg(key))
+	}
+	return b.statement("SELECT a.value, COUNT(*)" + from + whereClause(conds) +
 		" GROUP BY a.value ORDER BY COUNT(*) DESC, a.value LIMIT " + b.arg(ClampLimit(limit))), nil
 }
 
-// annotationsOf returns the FROM clause of the annotations a of the
-// manifests m that conds select: annotations alone when there are no
-// conditions (every annotation belongs to a manifest).
-func annotationsOf(conds []string) string {
-	if len(conds) == 0 {
-		return "annotations a"
+// annotationsOf returns the FROM clause and the conditions of the
+// annotations a of the manifests m that q selects: every annotation when q
+// selects every manifest; else those of the manifests whose annotation d
+// matches q.Annotations[lead], when lead is not negative; else those of
+// every manifest that q selects.
+func (b *builder) annotationsOf(q catalog.Query, lead int) (string, []string, error) {
+	if lead < 0 {
+		conds, err := b.where(q)
+		if len(conds) == 0 || err != nil {
+			return " FROM annotations a", nil, err
+		}
+		return " FROM annotations a CROSS JOIN manifests m", append([]string{"m.repository = a.repository", "m.digest = a.digest"}, conds...), nil
 	}
-	return "annotations a JOIN manifests m ON m.repository = a.repository AND m.digest = a.digest"
+	if err := checkQuery(q); err != nil {
+		return "", nil, err
+	}
+	conds := []string{b.annotationCond("d", q.Annotations[lead]),
+		"m.repository = d.repository", "m.digest = d.digest",
+		"a.repository = m.repository", "a.digest = m.digest"}
+	mconds, err := b.manifestConds(q)
+	if err != nil {
+		return "", nil, err
+	}
+	conds = append(conds, mconds...)
+	conds = append(conds, b.annotationConds(q, lead)...)
+	return " FROM annotations d CROSS JOIN manifests m CROSS JOIN annotations a", conds, nil
 }
 
 // BlobUses returns the statement of catalog.Querier.BlobUses. Its rows are
@@ -76,16 +125,28 @@ func annotationsOf(conds []string) string {
 // child manifests) with that digest, and the manifests that are that
 // digest (kind "manifest-self", before the manifest's own layers), by
 // repository, manifest digest and position.
+//
+// Each side of the union is ordered and limited on its own, so that a
+// layer shared by many manifests is read only up to the limit, along an
+// index of layers on (digest, repository, manifest_digest, position) where
+// the store has one (SQLite's layers_digest).
 func BlobUses(d Dialect, dgst digest.Digest, limit int) (Statement, error) {
 	if err := checkText("digest", string(dgst)); err != nil {
 		return Statement{}, err
 	}
 	b := &builder{d: d}
+	n := ClampLimit(limit)
 	return b.statement(`SELECT repository, manifest, kind, media_type, size, title FROM (
-	SELECT l.repository, l.manifest_digest AS manifest, l.position, l.kind, l.media_type, l.size, l.title
-	FROM layers l WHERE l.digest = ` + b.arg(string(dgst)) + `
+	SELECT * FROM (
+		SELECT l.repository, l.manifest_digest AS manifest, l.position, l.kind, l.media_type, l.size, l.title
+		FROM layers l WHERE l.digest = ` + b.arg(string(dgst)) + `
+		ORDER BY l.repository, l.manifest_digest, l.position LIMIT ` + b.arg(n) + `
+	) ul
 	UNION ALL
-	SELECT m.repository, m.digest, -1, 'manifest-self', m.media_type, m.size, ''
-	FROM manifests m WHERE m.digest = ` + b.arg(string(dgst)) + `
-) u ORDER BY repository, manifest, position LIMIT ` + b.arg(ClampLimit(limit))), nil
+	SELECT * FROM (
+		SELECT m.repository, m.digest AS manifest, -1 AS position, 'manifest-self' AS kind, m.media_type, m.size, '' AS title
+		FROM manifests m WHERE m.digest = ` + b.arg(string(dgst)) + `
+		ORDER BY m.repository LIMIT ` + b.arg(n) + `
+	) um
+) u ORDER BY repository, manifest, position LIMIT ` + b.arg(n)), nil
 }

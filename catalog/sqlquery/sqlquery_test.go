@@ -112,8 +112,8 @@ func statements(t *testing.T, d Dialect) []Statement {
 			}
 		}
 		add(Artifacts(d, q, catalog.Sort{Field: catalog.SortAnnotation, Key: "k"}, 10, &catalog.Cursor{Missing: true, Repository: "r", Digest: "d"}))
-		add(AnnotationKeys(d, q, 10))
-		add(AnnotationValues(d, "k", q, 10))
+		add(AnnotationKeys(d, nil, q, 10))
+		add(AnnotationValues(d, nil, "k", q, 10))
 	}
 	add(RepositorySummaries(d, "p", "a", 10))
 	add(RepositorySummaries(d, "", "", 10))
@@ -196,7 +196,7 @@ func TestInvalidQueries(t *testing.T) {
 		if _, err := Artifacts(SQLite, q, catalog.Sort{}, 10, nil); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%s: Artifacts error %v, want ErrInvalidQuery", name, err)
 		}
-		if _, err := AnnotationKeys(SQLite, q, 10); !errors.Is(err, ErrInvalidQuery) {
+		if _, err := AnnotationKeys(SQLite, nil, q, 10); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%s: AnnotationKeys error %v, want ErrInvalidQuery", name, err)
 		}
 	}

@@ -355,9 +355,10 @@ const benchVariants = 100
 //   - facet/values-model: AnnotationValues of org.example.model over every
 //     artifact; facet/keys-year>=2024: AnnotationKeys of the artifacts of
 //     2024 and later.
-//   - blobuses: BlobUses of a layer digest, limit 1, of a layer of one
-//     artifact (unique) or one a few hundredths of a percent of all layers
-//     share (shared).
+//   - blobuses: BlobUses of a layer digest, limit 1: a layer of one
+//     artifact (unique), or one of the 1,000 shared layers that a quarter
+//     of all layer entries point at, each used by about 60 manifests per
+//     100,000 artifacts (shared).
 func BenchQueries(b *testing.B, s catalog.Store, n int, seed uint64) {
 	b.Helper()
 	qr := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
