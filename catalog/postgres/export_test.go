@@ -17,3 +17,6 @@ const BackfillBatch = backfillBatch
 func ArtifactRows(ctx context.Context, s *Store) sqlquery.ArtifactRows {
 	return artifactRows(ctx, s.pool)
 }
+
+// Migrations is the schema version a migrated database has.
+var Migrations = len(migrations)

@@ -57,8 +57,8 @@ FROM generate_series(0, $2 - 1) i`, []any{values, n}},
 	}
 	defer c.Close(ctx)
 	var version, wrongSize int
-	if err := c.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil || version != 2 {
-		t.Errorf("schema version = %d, %v; want 2", version, err)
+	if err := c.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil || version != postgres.Migrations {
+		t.Errorf("schema version = %d, %v; want %d", version, err, postgres.Migrations)
 	}
 	if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM manifests WHERE total_size <> 110`).Scan(&wrongSize); err != nil || wrongSize != 0 {
 		t.Errorf("%d manifests with a total size other than 110 (%v)", wrongSize, err)

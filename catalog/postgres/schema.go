@@ -105,6 +105,20 @@ CREATE INDEX annotations_key_sort ON annotations (key, sort_key, repository, dig
 
 CREATE INDEX tags_tag ON tags (tag);
 `, fn: backfillSortKeys},
+
+	// 3: the catalog at scale. Indexes that answer a filter's check of one
+	// artifact, and the artifacts that match a filter, from the index alone
+	// (an index-only scan, where the primary key and (key, value) sent
+	// every match to the table: seconds for a three-filter query at
+	// 100,000 artifacts); layers in the order BlobUses lists them, so that
+	// a layer many manifests share is read only up to the limit.
+	{sql: `
+CREATE UNIQUE INDEX annotations_check ON annotations (repository, digest, key) INCLUDE (value, sort_key);
+DROP INDEX annotations_key_value;
+CREATE INDEX annotations_key_value ON annotations (key, value, repository, digest);
+DROP INDEX layers_digest;
+CREATE INDEX layers_digest ON layers (digest, repository, manifest_digest, position);
+`},
 }
 
 // backfillBatch is how many annotations backfillSortKeys reads at a time.
