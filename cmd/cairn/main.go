@@ -16,6 +16,6 @@ var (
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }

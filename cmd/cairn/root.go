@@ -13,6 +13,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newReindexCmd(), newVersionCmd())
 	root.AddCommand(newSearchCmd(), newResolveCmd())
+	root.AddCommand(newPushCmd(), newPullCmd(), newInspectCmd(), newLsCmd(), newTagCmd(), newCopyCmd(), newDeleteCmd())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
 }
 
