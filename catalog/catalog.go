@@ -83,6 +83,11 @@ type Store interface {
 	// push first, optionally only those of one artifactType ("" for all).
 	Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]Manifest, error)
 
+	// Lineage returns the edges reachable from root going dir, at most
+	// depth edges away (depth 0: no bound), sorted by child then parent.
+	// A walk stops at a node it has seen, so cycles end.
+	Lineage(ctx context.Context, root Node, dir Direction, depth int) ([]Edge, error)
+
 	// Repositories lists the repository names that hold at least one
 	// manifest, sorted.
 	Repositories(ctx context.Context) ([]string, error)

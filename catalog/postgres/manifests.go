@@ -55,6 +55,17 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 	return nil
 }
 
+// queueEdges queues the inserts of the lineage edges m records
+// (catalog.EdgesOf).
+func queueEdges(batch *pgx.Batch, m catalog.Manifest) {
+	for _, e := range catalog.EdgesOf(m) {
+		batch.Queue(`
+INSERT INTO edges (child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+			e.Child.Repository, string(e.Child.Digest), e.Parent.Registry, e.Parent.Repository, string(e.Parent.Digest), string(e.Kind))
+	}
+}
+
 // putManifest writes m, its layers and its annotations in tx.
 func putManifest(ctx context.Context, tx pgx.Tx, m catalog.Manifest) error {
 	annots, err := encodeAnnotations(m.Annotations)
@@ -82,6 +93,9 @@ ON CONFLICT (repository, digest) DO UPDATE SET
 	if _, err := tx.Exec(ctx, `DELETE FROM annotations WHERE repository = $1 AND digest = $2`, repo, dgst); err != nil {
 		return err
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM edges WHERE child_repository = $1 AND child_digest = $2`, repo, dgst); err != nil {
+		return err
+	}
 	var batch pgx.Batch
 	for i, l := range m.Layers {
 		la, err := encodeAnnotations(l.Annotations)
@@ -97,6 +111,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		batch.Queue(`INSERT INTO annotations (repository, digest, key, value, sort_key) VALUES ($1, $2, $3, $4, $5)`,
 			repo, dgst, k, v, annotations.SortKey(v))
 	}
+	queueEdges(&batch, m)
 	if batch.Len() == 0 {
 		return nil
 	}

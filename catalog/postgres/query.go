@@ -138,3 +138,23 @@ func collect[T any](ctx context.Context, s *Store, st sqlquery.Statement, scan p
 	}
 	return out, nil
 }
+
+// Lineage returns the edges reachable from root going dir, at most depth
+// edges away (0: no bound); see sqlquery.Lineage.
+func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Direction, depth int) ([]catalog.Edge, error) {
+	st, err := sqlquery.Lineage(sqlquery.Postgres, root, dir, depth)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lineage: %w", err)
+	}
+	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.Edge, error) {
+		var e catalog.Edge
+		var kind string
+		err := row.Scan(&e.Child.Repository, &e.Child.Digest, &e.Parent.Registry, &e.Parent.Repository, &e.Parent.Digest, &kind)
+		e.Kind = catalog.EdgeKind(kind)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lineage: %w", err)
+	}
+	return out, nil
+}

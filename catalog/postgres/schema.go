@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/catalog"
 )
 
 // migrationLock is the key of the advisory lock that serialises migrations,
@@ -119,6 +120,55 @@ CREATE INDEX annotations_key_value ON annotations (key, value, repository, diges
 DROP INDEX layers_digest;
 CREATE INDEX layers_digest ON layers (digest, repository, manifest_digest, position);
 `},
+
+	// 4: lineage. An edge from each manifest to its subject and to each
+	// artifact its derived-from annotation names (catalog.EdgesOf), gone
+	// with the child; walked upward along the primary key, downward along
+	// edges_parent. Parents need not be in the catalog (nor in this
+	// registry). Backfilled from the manifests.
+	{sql: `
+CREATE TABLE edges (
+	child_repository  TEXT COLLATE "C" NOT NULL,
+	child_digest      TEXT COLLATE "C" NOT NULL,
+	parent_registry   TEXT COLLATE "C" NOT NULL,
+	parent_repository TEXT COLLATE "C" NOT NULL,
+	parent_digest     TEXT COLLATE "C" NOT NULL,
+	kind              TEXT COLLATE "C" NOT NULL,
+	PRIMARY KEY (child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind),
+	FOREIGN KEY (child_repository, child_digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+);
+CREATE INDEX edges_parent ON edges (parent_registry, parent_repository, parent_digest) INCLUDE (child_repository, child_digest, kind);
+`, fn: backfillEdges},
+}
+
+// backfillEdges records the edges of every manifest with a subject or a
+// derived-from annotation.
+func backfillEdges(ctx context.Context, tx pgx.Tx) error {
+	rows, err := tx.Query(ctx, `SELECT repository, digest, subject, annotations FROM manifests
+WHERE subject <> '' OR annotations LIKE '%"dev.cairn.lineage.derived-from"%'`)
+	if err != nil {
+		return err
+	}
+	ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Manifest, error) {
+		var m catalog.Manifest
+		var annots string
+		if err := row.Scan(&m.Repository, &m.Digest, &m.Subject, &annots); err != nil {
+			return m, err
+		}
+		m.Annotations, err = decodeAnnotations(annots)
+		return m, err
+	})
+	if err != nil {
+		return err
+	}
+	var batch pgx.Batch
+	for _, m := range ms {
+		queueEdges(&batch, m)
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &batch).Close()
 }
 
 // backfillBatch is how many annotations backfillSortKeys reads at a time.

@@ -55,6 +55,24 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 	return nil
 }
 
+// putEdges replaces the lineage edges whose child is m with those m
+// records (catalog.EdgesOf).
+func putEdges(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM edges WHERE child_repository = ? AND child_digest = ?`, m.Repository, string(m.Digest)); err != nil {
+		return err
+	}
+	for _, e := range catalog.EdgesOf(m) {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO edges (child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			e.Child.Repository, string(e.Child.Digest), e.Parent.Registry, e.Parent.Repository, string(e.Parent.Digest), string(e.Kind))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // putManifest writes m, its layers and its annotations in tx.
 func putManifest(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
 	annots, err := encodeAnnotations(m.Annotations)
@@ -84,6 +102,9 @@ ON CONFLICT (repository, digest) DO UPDATE SET
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM annotations WHERE repository = ? AND digest = ?`, repo, dgst); err != nil {
+		return err
+	}
+	if err := putEdges(ctx, tx, m); err != nil {
 		return err
 	}
 	for i, l := range m.Layers {

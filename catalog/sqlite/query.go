@@ -160,3 +160,27 @@ func (s *Store) query(ctx context.Context, st sqlquery.Statement, scan func(*sql
 	}
 	return rows.Err()
 }
+
+// Lineage returns the edges reachable from root going dir, at most depth
+// edges away (0: no bound); see sqlquery.Lineage.
+func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Direction, depth int) ([]catalog.Edge, error) {
+	st, err := sqlquery.Lineage(sqlquery.SQLite, root, dir, depth)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lineage: %w", err)
+	}
+	out := []catalog.Edge{}
+	err = s.query(ctx, st, func(rows *sql.Rows) error {
+		var e catalog.Edge
+		var kind string
+		if err := rows.Scan(&e.Child.Repository, &e.Child.Digest, &e.Parent.Registry, &e.Parent.Repository, &e.Parent.Digest, &kind); err != nil {
+			return err
+		}
+		e.Kind = catalog.EdgeKind(kind)
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lineage: %w", err)
+	}
+	return out, nil
+}

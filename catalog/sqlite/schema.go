@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/catalog"
 )
 
 // migration is one schema change: SQL, then Go code (if any) that rewrites
@@ -129,6 +130,58 @@ CREATE INDEX annotations_key_sort ON annotations (key, sort_key);
 DROP INDEX layers_digest;
 CREATE INDEX layers_digest ON layers (digest, repository, manifest_digest, position);
 `},
+
+	// 4: lineage. An edge from each manifest to its subject and to each
+	// artifact its derived-from annotation names (catalog.EdgesOf), gone
+	// with the child; walked upward along the primary key, downward along
+	// edges_parent. Parents need not be in the catalog (nor in this
+	// registry). Backfilled from the manifests.
+	{sql: `
+CREATE TABLE edges (
+	child_repository  TEXT NOT NULL,
+	child_digest      TEXT NOT NULL,
+	parent_registry   TEXT NOT NULL,
+	parent_repository TEXT NOT NULL,
+	parent_digest     TEXT NOT NULL,
+	kind              TEXT NOT NULL,
+	PRIMARY KEY (child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind),
+	FOREIGN KEY (child_repository, child_digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX edges_parent ON edges (parent_registry, parent_repository, parent_digest);
+`, fn: backfillEdges},
+}
+
+// backfillEdges records the edges of every manifest with a subject or a
+// derived-from annotation.
+func backfillEdges(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT repository, digest, subject, annotations FROM manifests
+WHERE subject <> '' OR annotations LIKE '%"dev.cairn.lineage.derived-from"%'`)
+	if err != nil {
+		return err
+	}
+	var ms []catalog.Manifest
+	for rows.Next() {
+		var m catalog.Manifest
+		var annots string
+		if err := rows.Scan(&m.Repository, &m.Digest, &m.Subject, &annots); err != nil {
+			rows.Close()
+			return err
+		}
+		if m.Annotations, err = decodeAnnotations(annots); err != nil {
+			rows.Close()
+			return err
+		}
+		ms = append(ms, m)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := putEdges(ctx, tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // backfillBatch is how many annotations backfillSortKeys reads at a time.

@@ -57,6 +57,9 @@ var tests = []test{
 	{"AnnotationKeys", testAnnotationKeys},
 	{"AnnotationValues", testAnnotationValues},
 	{"BlobUses", testBlobUses},
+	{"Lineage", testLineage},
+	{"LineageDanglingAndForeign", testLineageDanglingAndForeign},
+	{"LineageCycles", testLineageCycles},
 }
 
 // Run runs the suite against the store that open returns. open is called

@@ -1,0 +1,76 @@
+package annotations
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Ref is one reference of a DerivedFrom annotation: an artifact by digest,
+// in this registry (Registry "") or in another.
+type Ref struct {
+	Registry   string
+	Repository string
+	Digest     digest.Digest
+}
+
+// String returns the reference as the annotation writes it.
+func (r Ref) String() string {
+	s := r.Repository + "@" + r.Digest.String()
+	if r.Registry != "" {
+		s = r.Registry + "/" + s
+	}
+	return s
+}
+
+// ErrInvalidDerivedFrom is returned (wrapped) for a DerivedFrom annotation
+// that does not parse.
+var ErrInvalidDerivedFrom = errors.New("invalid " + DerivedFrom + " annotation")
+
+// repositoryName is the distribution spec's grammar of repository names.
+var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+
+// maxDerivedFrom bounds how many references one annotation may list.
+const maxDerivedFrom = 256
+
+// ParseDerivedFrom parses a DerivedFrom annotation: references separated by
+// commas (spaces around them are ignored), each repository@digest or
+// registry/repository@digest, where the first path element is a registry
+// when it holds a dot or a colon or is localhost (as docker reads image
+// names). Duplicates are dropped.
+func ParseDerivedFrom(v string) ([]Ref, error) {
+	var refs []Ref
+	seen := map[Ref]bool{}
+	for i, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("%w: reference %d is empty; list references as repository@sha256:<hex>, separated by commas", ErrInvalidDerivedFrom, i+1)
+		}
+		if i == maxDerivedFrom {
+			return nil, fmt.Errorf("%w: more than %d references", ErrInvalidDerivedFrom, maxDerivedFrom)
+		}
+		name, dg, ok := strings.Cut(part, "@")
+		if !ok {
+			return nil, fmt.Errorf("%w: %q names no digest; write repository@sha256:<hex> (a tag is not stable enough to record what data was made from)", ErrInvalidDerivedFrom, part)
+		}
+		d, err := digest.Parse(dg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q: digest %q: %v", ErrInvalidDerivedFrom, part, dg, err)
+		}
+		r := Ref{Repository: name, Digest: d}
+		if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+			r.Registry, r.Repository = first, rest
+		}
+		if !repositoryName.MatchString(r.Repository) || len(r.Repository) > 255 {
+			return nil, fmt.Errorf("%w: %q: %q is not a repository name (lower case letters, digits and separators, as in team/dataset)", ErrInvalidDerivedFrom, part, r.Repository)
+		}
+		if !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
+		}
+	}
+	return refs, nil
+}
