@@ -34,8 +34,8 @@ func TestFilterMatches(t *testing.T) {
 		{"year>=2022", true},
 		{"created>2024-01-01T00:00:00Z", true},
 		{"created<2024-06-01T11:00:00-02:00", true}, // by instant: 13:00Z
-		{"note>a", true},                           // text by bytes
-		{"model>2000", true},                       // text against a number: by bytes, "q" > "2"
+		{"note>a", true},                            // text by bytes
+		{"model>2000", true},                        // text against a number: by bytes, "q" > "2"
 		{"missing>1", false},
 	} {
 		f, err := ParseFilter(c.expr)
