@@ -80,6 +80,7 @@ func TestBadInput(t *testing.T) {
 	huge := append([]byte(`{"schemaVersion":2,"mediaType":"`+ociManifest+`","annotations":{"pad":"`), bytes.Repeat([]byte("x"), 4<<20)...)
 	huge = append(huge, []byte(`"}}`)...)
 	mismatched := strings.Replace(string(other), `"schemaVersion":2`, `"schemaVersion":2 `, 1)
+	badLineage := imageManifest(t, base, repo, []byte("derived"), nil, map[string]string{"dev.cairn.lineage.derived-from": "abstracts/neurips:2024"})
 
 	tests := []struct {
 		name   string
@@ -101,6 +102,7 @@ func TestBadInput(t *testing.T) {
 		{"empty digest", "GET", "/v2/bad/input/blobs/sha256:", nil, "", 400, "DIGEST_INVALID"},
 		{"short digest", "GET", "/v2/bad/input/referrers/sha256:abc", nil, "", 400, "DIGEST_INVALID"},
 		{"manifest over 4 MiB", "PUT", "/v2/bad/input/manifests/v1", huge, ociManifest, 413, "SIZE_INVALID"},
+		{"derived-from by tag", "PUT", "/v2/bad/input/manifests/v1", badLineage, ociManifest, 400, "MANIFEST_INVALID"},
 		{"manifest not JSON", "PUT", "/v2/bad/input/manifests/v1", []byte("not json"), ociManifest, 400, "MANIFEST_INVALID"},
 		{"manifest JSON array", "PUT", "/v2/bad/input/manifests/v1", []byte("[1,2]"), ociManifest, 400, "MANIFEST_INVALID"},
 		{"manifest empty", "PUT", "/v2/bad/input/manifests/v1", []byte{}, ociManifest, 400, "MANIFEST_INVALID"},

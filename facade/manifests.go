@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
 )
@@ -52,6 +53,12 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 	entry, err := catalog.ParseManifest(rt.name, dgst, contentType, body, s.now())
 	if err != nil {
 		return errcode.Wrap(errcode.ManifestInvalid, err, "manifest cannot be read: %v", err)
+	}
+	// A lineage link the catalog could not read would be lost silently.
+	if v, ok := entry.Annotations[annotations.DerivedFrom]; ok {
+		if _, err := annotations.ParseDerivedFrom(v); err != nil {
+			return errcode.Wrap(errcode.ManifestInvalid, err, "%v", err)
+		}
 	}
 
 	log := s.logger(r.Context()).With(zap.String("repo", rt.name), zap.Stringer("digest", dgst))
