@@ -283,8 +283,8 @@ func registryFailure(op string, r ref.Ref, what string, err error) error {
 		e.Hint = "nothing was moved into place; retry, and report the registry if it persists"
 	case errors.Is(err, errs.ErrDigestMismatch), errors.Is(err, errs.ErrShortRead), errors.Is(err, errs.ErrSizeLimitExceeded), errors.Is(err, errs.ErrMismatch):
 		e.Kind = ErrDigestMismatch
-		e.Msg = fmt.Sprintf("the registry served %s with the wrong content (%v)", what, rootCause(err))
-		e.Hint = "nothing was written; retry, and report the registry if it persists"
+		e.Msg = fmt.Sprintf("the registry served %s with the wrong content (%s)", what, strings.TrimSuffix(rootCause(err).Error(), ": EOF"))
+		e.Hint = "nothing was moved into place; retry, and report the registry if it persists"
 	case errors.Is(err, errs.ErrHTTPUnauthorized):
 		e.Kind = ErrDenied
 		e.Msg = fmt.Sprintf("%s refused access to %s", host, what)
@@ -301,7 +301,12 @@ func registryFailure(op string, r ref.Ref, what string, err error) error {
 		e.Kind = ErrUnreachable
 		e.Msg = fmt.Sprintf("cannot resolve the registry host %s", host)
 		e.Hint = "check the reference's registry name"
-	case errors.As(err, &opErr), errors.As(err, &urlErr), errors.Is(err, errs.ErrBackoffLimit), errors.Is(err, errs.ErrRetryLimitExceeded):
+	case errors.Is(err, errs.ErrBackoffLimit), errors.Is(err, errs.ErrRetryLimitExceeded):
+		// Answers that were not what regclient expects (a length that
+		// disagrees with the manifest, repeated 5xx): it retried and gave up.
+		e.Msg = fmt.Sprintf("the registry at %s kept failing on %s (%v)", host, what, rootCause(err))
+		e.Hint = "retry later; CAIRN_DEBUG=1 logs every request"
+	case errors.As(err, &opErr), errors.As(err, &urlErr):
 		e.Kind = ErrUnreachable
 		e.Msg = fmt.Sprintf("cannot reach the registry at %s (%v)", host, rootCause(err))
 		e.Hint = "is it running? for a registry without TLS add --plain-http"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -94,6 +95,11 @@ func (rf *registryFlags) registry(refs ...string) (*client.Registry, error) {
 		client.WithDefaultRegistry(defRegistry),
 		client.WithRegistryUserAgent("cairn/" + version),
 	}
+	if b, _ := strconv.ParseBool(env("CAIRN_DEBUG")); b {
+		// regclient's own log of every request, for finding out why a
+		// registry answers as it does.
+		opts = append(opts, client.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
 	user, pass, token := first(rf.username, env("CAIRN_USERNAME")), first(rf.password, env("CAIRN_PASSWORD")), first(rf.token, env("CAIRN_TOKEN"))
 	if pass != "" && user == "" {
 		return nil, usageError{errors.New("a password was given without a user name; add --username (or CAIRN_USERNAME)")}
@@ -130,7 +136,8 @@ func first(vals ...string) string {
 func environment() func(string) string {
 	dotenv := readDotEnv(".env")
 	return func(key string) string {
-		if v, ok := os.LookupEnv(key); ok {
+		// An empty variable counts as unset, so that KEY= cannot hide .env.
+		if v := os.Getenv(key); v != "" {
 			return v
 		}
 		return dotenv[key]
