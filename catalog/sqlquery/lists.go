@@ -94,9 +94,11 @@ func AnnotationValues(d Dialect, sm *Sample, key string, q catalog.Query, limit 
 
 // annotationsOf returns the FROM clause and the conditions of the
 // annotations a of the manifests m that q selects: every annotation when q
-// selects every manifest; else those of the manifests whose annotation d
-// matches q.Annotations[lead], when lead is not negative; else those of
-// every manifest that q selects.
+// selects every manifest; else, when lead is not negative, those of the
+// manifests whose annotations match q.Annotations[lead], collected first
+// through that filter's index and read in primary key order (so that
+// neighbouring manifests share pages); else those of every manifest q
+// selects, checked one by one.
 func (b *builder) annotationsOf(q catalog.Query, lead int) (string, []string, error) {
 	if lead < 0 {
 		conds, err := b.where(q)
@@ -108,16 +110,21 @@ func (b *builder) annotationsOf(q catalog.Query, lead int) (string, []string, er
 	if err := checkQuery(q); err != nil {
 		return "", nil, err
 	}
-	conds := []string{b.annotationCond("d", q.Annotations[lead]),
-		"m.repository = d.repository", "m.digest = d.digest",
-		"a.repository = m.repository", "a.digest = m.digest"}
+	from := " FROM (SELECT DISTINCT d.repository, d.digest FROM annotations d WHERE " + b.annotationCond("d", q.Annotations[lead]) +
+		" ORDER BY d.repository, d.digest) l CROSS JOIN annotations a"
+	conds := []string{"a.repository = l.repository", "a.digest = l.digest"}
 	mconds, err := b.manifestConds(q)
 	if err != nil {
 		return "", nil, err
 	}
-	conds = append(conds, mconds...)
-	conds = append(conds, b.annotationConds(q, lead)...)
-	return " FROM annotations d CROSS JOIN manifests m CROSS JOIN annotations a", conds, nil
+	aconds := b.annotationConds(q, lead)
+	if len(mconds)+len(aconds) > 0 {
+		from += " CROSS JOIN manifests m"
+		conds = append(conds, "m.repository = l.repository", "m.digest = l.digest")
+		conds = append(conds, mconds...)
+		conds = append(conds, aconds...)
+	}
+	return from, conds, nil
 }
 
 // BlobUses returns the statement of catalog.Querier.BlobUses. Its rows are
