@@ -1,10 +1,17 @@
-// Package client is a small client of a cairn server's catalog API
-// (/api/v1): it searches the artifacts cairn has indexed and resolves
-// content ids (hash://sha256/<hex>) to bytes whose digest it verifies while
-// they stream.
+// Package client holds cairn's two clients.
 //
-// Errors the server answers are *Error values carrying the API's code; a
-// server that cannot be reached is an *UnreachableError.
+// Client talks to a cairn server's catalog API (/api/v1): it searches the
+// artifacts cairn has indexed and resolves content ids (hash://sha256/<hex>)
+// to bytes whose digest it verifies while they stream. Errors the server
+// answers are *Error values carrying the API's code; a server that cannot
+// be reached is an *UnreachableError.
+//
+// Registry talks to any OCI registry (cairn, zot, a cloud registry) over
+// the distribution API, through regclient: Push files and directories as
+// one artifact, Pull them back atomically and verified, Inspect, Tags, Tag,
+// Copy and Delete. Its errors are *RegistryError values that wrap one of
+// ErrInvalidInput, ErrNotFound, ErrDenied, ErrUnreachable,
+// ErrDigestMismatch or ErrRequirement. It does not talk to the catalog.
 package client
 
 import (

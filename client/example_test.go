@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 
@@ -103,4 +104,38 @@ func ExampleError() {
 	// Output:
 	// 400 INVALID_PARAMETER annotation
 	// annotation=bad key=1: invalid annotation filter
+}
+
+// Push two files and a directory to a registry without TLS, tagging the
+// artifact from its annotations, then pull it elsewhere only if it was made
+// with the same embedding model.
+func ExampleRegistry_Push() {
+	ctx := context.Background()
+	reg := client.NewRegistry(client.WithPlainHTTP("127.0.0.1:5000"))
+	res, err := reg.Push(ctx, "127.0.0.1:5000/datasets/abstracts", []string{"papers.db", "embeddings.npy", "clusters/"}, client.PushOptions{
+		ArtifactType: "application/vnd.cairn.dataset.v1",
+		Annotations:  map[string]string{"org.example.conference": "neurips", "org.example.year": "2024", "org.example.model": "qwen3"},
+		TagTemplate:  "{conference}-{year}_{model}",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Reference, res.Digest)
+
+	pulled, err := reg.Pull(ctx, res.Reference, client.PullOptions{
+		Output:  "data",
+		Require: map[string]string{"org.example.model": "qwen3"},
+		Progress: func(ev client.ProgressEvent) {
+			if ev.State == "done" {
+				fmt.Println(ev.Status, ev.Title)
+			}
+		},
+	})
+	if errors.Is(err, client.ErrRequirement) {
+		log.Fatal("made with another model: ", err)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(pulled.Layers), "layers in", pulled.Output)
 }
