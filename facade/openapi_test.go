@@ -452,6 +452,17 @@ func (s apiStubStore) Referrers(_ context.Context, repo string, _ digest.Digest,
 	return []catalog.Manifest{stubManifest(repo, stubSubject)}, nil
 }
 
+func (s apiStubStore) Lineage(_ context.Context, root catalog.Node, dir catalog.Direction, _ int) ([]catalog.Edge, error) {
+	if s.mode != "" {
+		return nil, s.err(false)
+	}
+	other := catalog.Node{Registry: "ghcr.io", Repository: "org/base", Digest: stubSubject}
+	if dir == catalog.Up {
+		return []catalog.Edge{{Child: root, Parent: other, Kind: catalog.EdgeDerivedFrom}}, nil
+	}
+	return []catalog.Edge{{Child: catalog.Node{Repository: root.Repository, Digest: stubSubject}, Parent: root, Kind: catalog.EdgeSubject}}, nil
+}
+
 // TestOpenAPIAnswersMatchSchemas serves every documented operation over a
 // stub store (answering, empty and down) and with a bad parameter, and
 // checks each answer against the document: its status is documented, its

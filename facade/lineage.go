@@ -1,0 +1,394 @@
+package facade
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/errcode"
+)
+
+// attachmentTypes are the artifact types of signatures, SBOMs and
+// attestations: attached to an artifact by subject, but not made from it,
+// so lineage walks report them on their node instead of as children.
+var attachmentTypes = map[string]bool{
+	"application/vnd.dev.cosign.artifact.sig.v1+json":      true,
+	"application/vnd.dev.cosign.simplesigning.v1+json":     true,
+	"application/vnd.dev.sigstore.bundle.v0.3+json":        true,
+	"application/vnd.dev.sigstore.bundle+json;version=0.3": true,
+	"application/vnd.cncf.notary.signature":                true,
+	"application/vnd.in-toto+json":                         true,
+	"application/vnd.dsse.envelope.v1+json":                true,
+	"application/spdx+json":                                true,
+	"application/vnd.cyclonedx+json":                       true,
+	"application/vnd.syft+json":                            true,
+}
+
+// nodeRef is how the lineage API names a node: repository@digest, or
+// registry/repository@digest for content elsewhere.
+func nodeRef(n catalog.Node) string {
+	s := n.Repository + "@" + n.Digest.String()
+	if n.Registry != "" {
+		s = n.Registry + "/" + s
+	}
+	return s
+}
+
+type lineageNodeJSON struct {
+	Ref          string            `json:"ref"`
+	Registry     string            `json:"registry,omitempty"`
+	Repository   string            `json:"repository"`
+	Digest       digest.Digest     `json:"digest"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Tags         []string          `json:"tags"`
+	Annotations  map[string]string `json:"annotations"`
+	// Present says whether cairn holds the artifact: a reference to one
+	// it does not (yet) hold is a node all the same.
+	Present     bool             `json:"present"`
+	Attachments []attachmentJSON `json:"attachments,omitempty"`
+	// Depth is the node's distance from the root: negative upward.
+	Depth int `json:"depth"`
+}
+
+type attachmentJSON struct {
+	Digest       digest.Digest `json:"digest"`
+	ArtifactType string        `json:"artifactType"`
+}
+
+type lineageEdgeJSON struct {
+	Child  string `json:"child"`
+	Parent string `json:"parent"`
+	Kind   string `json:"kind"`
+}
+
+type lineageJSON struct {
+	Root  string            `json:"root"`
+	Nodes []lineageNodeJSON `json:"nodes"`
+	Edges []lineageEdgeJSON `json:"edges"`
+}
+
+type impactLevelJSON struct {
+	Depth     int               `json:"depth"`
+	Artifacts []lineageNodeJSON `json:"artifacts"`
+}
+
+type impactJSON struct {
+	Root   string            `json:"root"`
+	Total  int               `json:"total"`
+	Levels []impactLevelJSON `json:"levels"`
+}
+
+// maxLineageDepth bounds depth= (0 means no bound: walks end at nodes
+// already seen).
+const maxLineageDepth = 10000
+
+// lineage answers GET /api/v1/lineage/{reference} and
+// /api/v1/lineage/{reference}/impact.
+func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
+	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/lineage/")
+	path, impact := strings.CutSuffix(path, "/impact")
+	allowed := []string{"depth", "artifact_type", "include"}
+	if !impact {
+		allowed = append(allowed, "direction", "format")
+	}
+	p, err := newParams(r.URL, allowed...)
+	if err != nil {
+		return err
+	}
+	repo, dgst, tag, err := parseArtifactRef(path)
+	if err != nil {
+		return err
+	}
+	dirs := []catalog.Direction{catalog.Up, catalog.Down}
+	switch v := p.get("direction"); v {
+	case "", "both":
+	case "up":
+		dirs = dirs[:1]
+	case "down":
+		dirs = dirs[1:]
+	default:
+		return invalidParam("direction", "direction %q is not up, down or both", v)
+	}
+	if impact {
+		dirs = []catalog.Direction{catalog.Down}
+	}
+	depth := 0
+	if v := p.get("depth"); v != "" {
+		if depth, err = strconv.Atoi(v); err != nil || depth < 0 || depth > maxLineageDepth {
+			return invalidParam("depth", "depth %q is not a number from 0 (no bound) to %d", v, maxLineageDepth)
+		}
+	}
+	includeAttachments := false
+	switch v := p.get("include"); v {
+	case "":
+	case "attachments":
+		includeAttachments = true
+	default:
+		return invalidParam("include", "include %q is not attachments", v)
+	}
+	format := p.get("format")
+	switch format {
+	case "", "json", "dot", "mermaid":
+	default:
+		return invalidParam("format", "format %q is not json, dot or mermaid", format)
+	}
+	onlyType := p.get("artifact_type")
+
+	ctx := r.Context()
+	if tag != "" {
+		if dgst, err = s.store.ResolveTag(ctx, repo, tag); err != nil {
+			return notFoundOr(err, "no tag %s in repository %s", tag, repo)
+		}
+	}
+	root := catalog.Node{Repository: repo, Digest: dgst}
+	g := &lineageGraph{s: s, r: r, nodes: map[catalog.Node]*lineageNodeJSON{}}
+	rootNode, err := g.node(root)
+	if err != nil {
+		return err
+	}
+	for _, dir := range dirs {
+		es, err := s.store.Lineage(ctx, root, dir, depth)
+		if err != nil {
+			return catalogUnavailable(err)
+		}
+		if err := g.walk(root, dir, es, includeAttachments); err != nil {
+			return err
+		}
+	}
+	if !rootNode.Present && len(g.edges) == 0 {
+		return errcode.New(errcode.NotFound, "no artifact %s in repository %s, and nothing refers to it", dgst, repo)
+	}
+
+	var nodes []lineageNodeJSON
+	for _, n := range g.order {
+		jn := g.nodes[n]
+		if n != root && onlyType != "" && jn.ArtifactType != onlyType {
+			continue
+		}
+		nodes = append(nodes, *jn)
+	}
+	kept := map[string]bool{}
+	for _, n := range nodes {
+		kept[n.Ref] = true
+	}
+	edges := []lineageEdgeJSON{}
+	for _, e := range g.edges {
+		if kept[e.Child] && kept[e.Parent] {
+			edges = append(edges, e)
+		}
+	}
+	if impact {
+		return writeJSON(w, http.StatusOK, impactOf(nodeRef(root), nodes))
+	}
+	ans := lineageJSON{Root: nodeRef(root), Nodes: nodes, Edges: edges}
+	switch format {
+	case "dot":
+		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
+		_, err = w.Write([]byte(ans.dot()))
+		return err
+	case "mermaid":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err = w.Write([]byte(ans.mermaid()))
+		return err
+	}
+	return writeJSON(w, http.StatusOK, ans)
+}
+
+// lineageGraph collects the nodes and edges of one answer.
+type lineageGraph struct {
+	s     *Server
+	r     *http.Request
+	nodes map[catalog.Node]*lineageNodeJSON
+	order []catalog.Node // first seen first
+	edges []lineageEdgeJSON
+	seen  map[lineageEdgeJSON]bool
+}
+
+// node returns the answer's node n, reading it from the catalog the first
+// time.
+func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
+	if jn, ok := g.nodes[n]; ok {
+		return jn, nil
+	}
+	jn := &lineageNodeJSON{Ref: nodeRef(n), Registry: n.Registry, Repository: n.Repository, Digest: n.Digest, Tags: []string{}, Annotations: map[string]string{}}
+	if n.Registry == "" {
+		m, err := g.s.store.Manifest(g.r.Context(), n.Repository, n.Digest)
+		switch {
+		case err == nil:
+			jn.Present, jn.ArtifactType = true, m.ArtifactType
+			if m.Tags != nil {
+				jn.Tags = m.Tags
+			}
+			if m.Annotations != nil {
+				jn.Annotations = m.Annotations
+			}
+		case !errors.Is(err, catalog.ErrNotFound):
+			return nil, catalogUnavailable(err)
+		}
+	}
+	g.nodes[n] = jn
+	g.order = append(g.order, n)
+	return jn, nil
+}
+
+// walk adds the nodes and edges of one walk from root, breadth first, so
+// that each node's depth is its shortest distance. Attachments (by
+// artifact type, linked by subject) go on their parent's node instead,
+// with what hangs below them, unless includeAttachments.
+func (g *lineageGraph) walk(root catalog.Node, dir catalog.Direction, es []catalog.Edge, includeAttachments bool) error {
+	if g.seen == nil {
+		g.seen = map[lineageEdgeJSON]bool{}
+	}
+	next := map[catalog.Node][]catalog.Edge{}
+	for _, e := range es {
+		from := e.Child
+		if dir == catalog.Down {
+			from = e.Parent
+		}
+		next[from] = append(next[from], e)
+	}
+	sign := -1
+	if dir == catalog.Down {
+		sign = 1
+	}
+	visited := map[catalog.Node]bool{root: true}
+	frontier := []catalog.Node{root}
+	for d := 1; len(frontier) > 0; d++ {
+		var following []catalog.Node
+		for _, from := range frontier {
+			for _, e := range next[from] {
+				to := e.Parent
+				if dir == catalog.Down {
+					to = e.Child
+				}
+				child, err := g.node(e.Child)
+				if err != nil {
+					return err
+				}
+				if e.Kind == catalog.EdgeSubject && attachmentTypes[child.ArtifactType] && !includeAttachments {
+					parent, err := g.node(e.Parent)
+					if err != nil {
+						return err
+					}
+					if dir == catalog.Down && !slices.ContainsFunc(parent.Attachments, func(a attachmentJSON) bool { return a.Digest == child.Digest }) {
+						parent.Attachments = append(parent.Attachments, attachmentJSON{Digest: child.Digest, ArtifactType: child.ArtifactType})
+					}
+					if to == e.Child {
+						g.forget(e.Child, root)
+						continue // nothing below an attachment is lineage
+					}
+				}
+				je := lineageEdgeJSON{Child: nodeRef(e.Child), Parent: nodeRef(e.Parent), Kind: string(e.Kind)}
+				if !g.seen[je] {
+					g.seen[je] = true
+					g.edges = append(g.edges, je)
+				}
+				if visited[to] {
+					continue
+				}
+				visited[to] = true
+				jn, err := g.node(to)
+				if err != nil {
+					return err
+				}
+				jn.Depth = sign * d
+				following = append(following, to)
+			}
+		}
+		frontier = following
+	}
+	return nil
+}
+
+// forget drops n from the answer's nodes unless it is the root (an
+// attachment read to learn its type).
+func (g *lineageGraph) forget(n, root catalog.Node) {
+	if n == root {
+		return
+	}
+	if i := slices.Index(g.order, n); i >= 0 {
+		g.order = slices.Delete(g.order, i, i+1)
+		delete(g.nodes, n)
+	}
+}
+
+// impactOf groups the nodes below the root by depth.
+func impactOf(root string, nodes []lineageNodeJSON) impactJSON {
+	ans := impactJSON{Root: root, Levels: []impactLevelJSON{}}
+	for _, n := range nodes {
+		if n.Depth <= 0 {
+			continue
+		}
+		for len(ans.Levels) < n.Depth {
+			ans.Levels = append(ans.Levels, impactLevelJSON{Depth: len(ans.Levels) + 1, Artifacts: []lineageNodeJSON{}})
+		}
+		ans.Levels[n.Depth-1].Artifacts = append(ans.Levels[n.Depth-1].Artifacts, n)
+		ans.Total++
+	}
+	return ans
+}
+
+// label is a node's name in pictures: its repository, first tag or short
+// digest, and artifact type.
+func (n lineageNodeJSON) label() string {
+	name := n.Digest.Encoded()
+	if len(name) > 12 {
+		name = name[:12]
+	}
+	if len(n.Tags) > 0 {
+		name = n.Tags[0]
+	}
+	s := n.Repository + ":" + name
+	if n.Registry != "" {
+		s = n.Registry + "/" + s
+	}
+	if n.ArtifactType != "" {
+		s += "\n" + n.ArtifactType
+	}
+	if !n.Present {
+		s += "\n(not in this registry)"
+	}
+	return s
+}
+
+// dot draws the graph in Graphviz's language, parents above children.
+func (g lineageJSON) dot() string {
+	var b strings.Builder
+	b.WriteString("digraph lineage {\n  rankdir=BT;\n  node [shape=box];\n")
+	ids := map[string]string{}
+	for i, n := range g.Nodes {
+		ids[n.Ref] = fmt.Sprintf("n%d", i)
+		style := ""
+		if n.Ref == g.Root {
+			style = ", style=bold"
+		}
+		fmt.Fprintf(&b, "  n%d [label=%q%s];\n", i, n.label(), style)
+	}
+	for _, e := range g.Edges {
+		fmt.Fprintf(&b, "  %s -> %s [label=%q];\n", ids[e.Child], ids[e.Parent], e.Kind)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// mermaid draws the graph as a Mermaid flowchart, parents above children.
+func (g lineageJSON) mermaid() string {
+	var b strings.Builder
+	b.WriteString("flowchart BT\n")
+	ids := map[string]string{}
+	for i, n := range g.Nodes {
+		ids[n.Ref] = fmt.Sprintf("n%d", i)
+		label := strings.NewReplacer(`"`, "#quot;", "\n", "<br/>").Replace(n.label())
+		fmt.Fprintf(&b, "  n%d[\"%s\"]\n", i, label)
+	}
+	for _, e := range g.Edges {
+		fmt.Fprintf(&b, "  %s -->|%s| %s\n", ids[e.Child], e.Kind, ids[e.Parent])
+	}
+	return b.String()
+}
