@@ -42,6 +42,10 @@ type Config struct {
 	// reconciled with a walk of the upstream (pushes may bypass cairn);
 	// 0 walks only at start.
 	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// AllowDeleteWithDependents lets a manifest be deleted although other
+	// artifacts were derived from it or are attached to it (they are left
+	// pointing at nothing); by default such deletes are refused.
+	AllowDeleteWithDependents bool `yaml:"allow_delete_with_dependents"`
 }
 
 // Upstream is the registry cairn fronts in upstream mode.

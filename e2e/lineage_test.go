@@ -119,10 +119,34 @@ func TestLineageWithOras(t *testing.T) {
 	mustf(t, code == http.StatusOK && strings.HasPrefix(string(body), "flowchart BT") && strings.Contains(string(body), "-->|subject|"),
 		"mermaid: %d %s", code, body)
 
-	// Deleting the cache shrinks the graph.
+	// Deleting the database is refused, naming what was derived from it;
+	// so is deleting the embeddings, which the cache is attached to.
+	code, _, body = do(t, http.MethodDelete, c.url("/v2/abstracts/neurips/manifests/"+db), nil, nil)
+	mustf(t, code == http.StatusForbidden && strings.Contains(string(body), `"DENIED"`) && strings.Contains(string(body), embRef) &&
+		strings.Contains(string(body), `"count":1`), "deleting the database: %d %s", code, body)
+	out, err := c.tryRun("oras", "manifest", "delete", "--plain-http", "--force", h+"/abstracts/neurips-embeddings@"+emb)
+	mustf(t, err != nil && strings.Contains(strings.ToLower(out), "denied") && strings.Contains(out, cacheRef), "oras deleting the embeddings: %v %s", err, out)
+	code, _, _ = do(t, http.MethodGet, c.url("/v2/abstracts/neurips/manifests/"+db), nil, map[string]string{"Accept": "application/vnd.oci.image.manifest.v1+json"})
+	mustf(t, code == http.StatusOK, "the database after a refused delete: %d", code)
+	code, _, body = do(t, http.MethodDelete, c.url("/v2/abstracts/neurips/manifests/"+db+"?cascade=maybe"), nil, nil)
+	mustf(t, code == http.StatusBadRequest || code == http.StatusMethodNotAllowed, "cascade=maybe: %d %s", code, body)
+
+	// Deleting the cache (a signature attached to it does not hold it)
+	// shrinks the graph.
 	c.run("oras", "manifest", "delete", "--plain-http", "--force", h+"/abstracts/neurips-embeddings@"+cache)
 	down = getLineage(t, c, dbRef+"?direction=down")
 	mustf(t, slices.Equal(down.refs(), []string{dbRef, embRef}) || slices.Equal(down.refs(), []string{embRef, dbRef}), "after deleting the cache: %v", down.refs())
+
+	// A cascade deletes what is attached by subject, and says so; what
+	// was derived from the artifact still holds it.
+	cache2 := parsePushed(t, c.run("oras", "attach", "--plain-http", "--format", "json", h+"/abstracts/neurips-embeddings@"+emb,
+		"clusters.json", "--artifact-type", "application/vnd.example.clusters.v1+json", "-a", "k=16")).Digest
+	code, _, body = do(t, http.MethodDelete, c.url("/v2/abstracts/neurips-embeddings/manifests/"+emb+"?cascade=true"), nil, nil)
+	mustf(t, code == http.StatusAccepted && strings.Contains(string(body), cache2) && strings.Contains(string(body), emb), "cascade: %d %s", code, body)
+	code, _, _ = do(t, http.MethodGet, c.url("/v2/abstracts/neurips-embeddings/manifests/"+cache2), nil, map[string]string{"Accept": "application/vnd.oci.image.manifest.v1+json"})
+	mustf(t, code == http.StatusNotFound, "the attached cache after the cascade: %d", code)
+	code, _, body = do(t, http.MethodDelete, c.url("/v2/abstracts/neurips/manifests/"+db), nil, nil)
+	mustf(t, code == http.StatusAccepted, "deleting the database once nothing depends on it: %d %s", code, body)
 
 	for _, bad := range []struct{ path, param string }{
 		{dbRef + "?direction=sideways", "direction"},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
@@ -121,11 +122,49 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	log := s.logger(r.Context()).With(zap.String("repo", rt.name), zap.String("reference", rt.ref))
 	defer s.manifestLocks.lock(rt.name)()
+	var plan deletePlan
+	if isDigest(rt.ref) {
+		cascade := false
+		switch v := r.URL.Query().Get("cascade"); v {
+		case "", "false":
+		case "true":
+			cascade = true
+		default:
+			return errcode.New(errcode.Unsupported, "cascade=%q: give cascade=true to delete what is attached to the artifact by subject too", v)
+		}
+		var err error
+		plan, err = s.planDelete(r.Context(), rt.name, digest.Digest(rt.ref), cascade)
+		switch {
+		case err != nil:
+			// The catalog cannot tell what depends on the artifact: the
+			// registry's own rule (delete) holds, as for any repair.
+			log.Warn("catalog unavailable; deleting without checking dependents", zap.Error(err))
+		case len(plan.dependents) > 0 && !s.allowDeleteWithDependents:
+			log.Info("delete refused: dependents", zap.Strings("dependents", plan.dependents))
+			return refuseDelete(rt.name, digest.Digest(rt.ref), plan.dependents)
+		}
+	}
 	pending, markErr := s.store.MarkPending(r.Context(), rt.name)
 	if markErr != nil {
 		log.Warn("catalog unavailable before delete; reindex will repair", zap.Error(markErr))
 	}
+	var cascaded []string
+	if len(plan.cascade) > 0 {
+		var err error
+		if cascaded, err = s.deleteCascade(r, rt.name, plan.cascade); err != nil {
+			return err
+		}
+		log.Info("deleted with the artifact", zap.Strings("attached", cascaded))
+	}
 	res := s.forward(r)
+	if res.status == http.StatusAccepted && len(cascaded) > 0 {
+		// The registry answers 202 without a body: say what went too.
+		body, _ := json.Marshal(map[string][]string{"deleted": append(cascaded, rt.name+"@"+rt.ref)})
+		res.header.Set("Content-Type", "application/json")
+		res.header.Set("Content-Length", strconv.Itoa(len(body)))
+		res.body.Reset()
+		res.body.Write(body)
+	}
 	if res.status == http.StatusAccepted {
 		var err error
 		if isDigest(rt.ref) {

@@ -38,6 +38,9 @@ type Server struct {
 	repairNow     chan struct{}
 	journal       string
 	reindex       func(ctx context.Context, repos []string) error
+	// allowDeleteWithDependents lets deletes leave artifacts that depend on
+	// the deleted one pointing at nothing.
+	allowDeleteWithDependents bool
 }
 
 // VersionInfo is what /version answers.

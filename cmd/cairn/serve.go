@@ -137,6 +137,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		opts = append(opts, facade.WithRepair(journal, nil))
 	}
 
+	opts = append(opts, facade.WithDeleteProtection(!cfg.AllowDeleteWithDependents))
 	srv, err := facade.New(log, engine, store, opts...)
 	if err != nil {
 		return err
