@@ -119,6 +119,23 @@ func TestLineageWithOras(t *testing.T) {
 	mustf(t, code == http.StatusOK && strings.HasPrefix(string(body), "flowchart BT") && strings.Contains(string(body), "-->|subject|"),
 		"mermaid: %d %s", code, body)
 
+	// The command line draws the same graph.
+	server := "--server=" + c.url("")
+	tree := c.runCairn("lineage", server, "abstracts/neurips-embeddings:2024-qwen3")
+	t.Logf("cairn lineage:\n%s", tree)
+	for _, want := range []string{
+		"abstracts/neurips-embeddings:2024-qwen3  (" + embeddingsType,
+		"-> derived-from: abstracts/neurips:2024",
+		"<- subject: abstracts/neurips-embeddings@sha256:" + strings.TrimPrefix(cache, "sha256:")[:12],
+		"attached application/vnd.dev.cosign.artifact.sig.v1+json",
+	} {
+		mustf(t, strings.Contains(tree, want), "cairn lineage lacks %q:\n%s", want, tree)
+	}
+	js := c.runCairn("lineage", server, "--up", "--format", "json", cacheRef)
+	mustf(t, strings.Contains(js, `"root": "`+cacheRef+`"`) && strings.Contains(js, dbRef), "cairn lineage --up --format json:\n%s", js)
+	mm := c.runCairn("lineage", server, "--down", "--format", "mermaid", dbRef)
+	mustf(t, strings.HasPrefix(mm, "flowchart BT"), "cairn lineage --format mermaid:\n%s", mm)
+
 	// Deleting the database is refused, naming what was derived from it;
 	// so is deleting the embeddings, which the cache is attached to.
 	code, _, body = do(t, http.MethodDelete, c.url("/v2/abstracts/neurips/manifests/"+db), nil, nil)

@@ -12,7 +12,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newReindexCmd(), newVersionCmd())
-	root.AddCommand(newSearchCmd(), newResolveCmd())
+	root.AddCommand(newSearchCmd(), newResolveCmd(), newLineageCmd())
 	root.AddCommand(newPushCmd(), newPullCmd(), newInspectCmd(), newLsCmd(), newTagCmd(), newCopyCmd(), newDeleteCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
