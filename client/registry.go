@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,9 +98,11 @@ func WithRegistryUserAgent(ua string) RegistryOption {
 }
 
 // WithChunking uploads blobs larger than threshold in chunks of size bytes,
-// each retried and resumed from the offset the registry acknowledged (the
-// default is 64 MiB chunks above 256 MiB; a threshold < 0 never chunks). A
-// chunk is held in memory while it is sent.
+// each retried and resumed from the offset the registry acknowledged. The
+// default (threshold < 0) sends each blob in one streaming PUT, and falls
+// back to chunks of 16 MiB, restarting from the first byte, only when that
+// PUT fails: chunked uploads measured 1.4 to 2 times slower against cairn
+// serve, and a chunk is held in memory while it is sent.
 func WithChunking(threshold, size int64) RegistryOption {
 	return func(c *registryConfig) { c.chunkThreshold, c.chunkSize = threshold, size }
 }
@@ -116,11 +119,10 @@ func WithLogger(logger *slog.Logger) RegistryOption {
 	return func(c *registryConfig) { c.logger = logger }
 }
 
-// Defaults of chunked uploads: a blob above the threshold goes in chunks of
-// chunkSize, so that a failure costs at most one chunk, and memory stays at
-// one chunk per concurrent upload.
+// Defaults of chunked uploads (see WithChunking): none unless a whole-blob
+// PUT fails, then chunks of 16 MiB.
 const (
-	defaultChunkThreshold = 256 << 20
+	defaultChunkThreshold = -1
 	defaultChunkSize      = 16 << 20
 )
 
@@ -285,6 +287,11 @@ func registryFailure(op string, r ref.Ref, what string, err error) error {
 		e.Kind = ErrDigestMismatch
 		e.Msg = fmt.Sprintf("the registry served %s with the wrong content (%s)", what, strings.TrimSuffix(rootCause(err).Error(), ": EOF"))
 		e.Hint = "nothing was moved into place; retry, and report the registry if it persists"
+	case errors.Is(err, errs.ErrHTTPUnauthorized) && strings.Contains(err.Error(), "[http 403]") && registryMessage(err) != "":
+		// Refused for a reason the registry gives (cairn refuses to delete
+		// what others depend on): its words, not a guess about credentials.
+		e.Kind = ErrDenied
+		e.Msg = fmt.Sprintf("%s refused: %s", host, registryMessage(err))
 	case errors.Is(err, errs.ErrHTTPUnauthorized):
 		e.Kind = ErrDenied
 		e.Msg = fmt.Sprintf("%s refused access to %s", host, what)
@@ -329,4 +336,24 @@ func rootCause(err error) error {
 		}
 		err = next
 	}
+}
+
+// registryMessage returns the message of the first error in the
+// distribution spec's JSON error body, which regclient keeps in the text of
+// its error, or "".
+func registryMessage(err error) string {
+	text := err.Error()
+	i := strings.Index(text, `{"errors"`)
+	if i < 0 {
+		return ""
+	}
+	var body struct {
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if json.NewDecoder(strings.NewReader(text[i:])).Decode(&body) != nil || len(body.Errors) == 0 {
+		return ""
+	}
+	return body.Errors[0].Message
 }

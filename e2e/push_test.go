@@ -325,8 +325,21 @@ func TestPushRegistryCommands(t *testing.T) {
 
 	// delete: refused off a terminal without --yes, then done.
 	e.fails(2, []string{"--yes"}, "delete", c.addr+"/mirror/abstracts:neurips-2024")
+	// cairn serve refuses to delete what others are attached to, and cairn
+	// delete passes its reason on.
+	e.fails(4, []string{"refused", attached.Digest}, "delete", "--yes", c.addr+"/mirror/abstracts:neurips-2024")
+	e.ok("delete", "--yes", c.addr+"/mirror/abstracts@"+attached.Digest)
 	e.ok("delete", "--yes", c.addr+"/mirror/abstracts:neurips-2024")
 	e.fails(3, []string{"not found"}, "inspect", c.addr+"/mirror/abstracts:neurips-2024")
+
+	// A chunked upload (3 chunks of 1 MiB and a short one) reads back whole.
+	e.write("chunked/big.bin", strings.Repeat("0123456789abcdef", (3<<20+1234)/16))
+	e.dir = e.path("chunked")
+	e.ok("push", repo+":chunked", "big.bin", "--chunk-size", "1MiB")
+	e.dir = filepath.Dir(e.dir)
+	e.ok("pull", repo+":chunked", "-o", "chunked-copy")
+	sameTree(t, tree(t, e.path("chunked-copy")), tree(t, e.path("chunked")), "chunked push")
+	e.fails(2, []string{"--chunk-size"}, "push", repo+":chunked", "chunked/big.bin", "--chunk-size", "12")
 
 	// CAIRN_REGISTRY names the registry of references without one.
 	e.env = append(e.env, "CAIRN_REGISTRY="+c.addr)

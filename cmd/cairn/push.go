@@ -17,6 +17,7 @@ func newPushCmd() *cobra.Command {
 		annotations    []string
 		annotationFile string
 		asJSON         bool
+		chunkSize      string
 	)
 	cmd := &cobra.Command{
 		Use:   "push REF FILE|DIR[:MEDIATYPE]...",
@@ -28,8 +29,10 @@ from the extension or given as FILE:MEDIATYPE. A directory is packed as a
 reproducible tar+gzip layer (sorted entries, zeroed times and owners: the same
 content gives the same digest) that cairn pull and oras pull unpack.
 
-Blobs the registry holds already are not uploaded again; blobs over 256 MiB go
-in 16 MiB chunks, each retried and resumed where the registry stopped.
+Blobs the registry holds already are not uploaded again. Each blob goes in one
+streaming PUT; if that fails, again in 16 MiB chunks. --chunk-size SIZE sends
+blobs larger than SIZE in chunks from the start, each retried and resumed
+where the registry stopped (for flaky links; slower on good ones).
 --tag-template fills the tag from annotations, {name} meaning the annotation
 "name" or the one key ending in ".name", and makes it a valid tag (lower case,
 other characters as '-', at most 128).`,
@@ -51,8 +54,10 @@ other characters as '-', at most 128).`,
 	f.StringArrayVar(&opts.MountFrom, "mount-from", nil, "REPOSITORY of the same registry that may hold the blobs, to mount instead of upload (repeatable)")
 	f.IntVar(&opts.Concurrency, "concurrency", 3, "layers uploaded at once")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&chunkSize, "chunk-size", "", "upload blobs larger than SIZE (e.g. 16MiB) in chunks of SIZE that resume (env CAIRN_CHUNK_SIZE)")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		rf.chunkSize = first(chunkSize, environment()("CAIRN_CHUNK_SIZE"))
 		ann := map[string]string{}
 		if annotationFile != "" {
 			manifestAnn, layerAnn, err := readAnnotationFile(annotationFile)

@@ -64,6 +64,7 @@ func exitCode(err error) int {
 type registryFlags struct {
 	username, password, token string
 	plainHTTP                 bool
+	chunkSize                 string // push only
 }
 
 func addRegistryFlags(cmd *cobra.Command) *registryFlags {
@@ -94,6 +95,13 @@ func (rf *registryFlags) registry(refs ...string) (*client.Registry, error) {
 	opts := []client.RegistryOption{
 		client.WithDefaultRegistry(defRegistry),
 		client.WithRegistryUserAgent("cairn/" + version),
+	}
+	if rf.chunkSize != "" {
+		n, err := parseSize(rf.chunkSize)
+		if err != nil || n < 1<<20 || n > 1<<30 {
+			return nil, usageError{fmt.Errorf("--chunk-size %q: give a size from 1MiB to 1GiB, such as 16MiB", rf.chunkSize)}
+		}
+		opts = append(opts, client.WithChunking(n, n))
 	}
 	if b, _ := strconv.ParseBool(env("CAIRN_DEBUG")); b {
 		// regclient's own log of every request, for finding out why a
@@ -203,4 +211,25 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// parseSize parses a byte count with an optional binary unit: 1048576,
+// 512KiB, 16MiB, 1GiB.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * mult, nil
 }

@@ -58,3 +58,16 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1048576": 1 << 20, "16MiB": 16 << 20, "1 GiB": 1 << 30, "512KiB": 512 << 10, "10B": 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "1.5MiB", "1TB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) did not fail", bad)
+		}
+	}
+}
