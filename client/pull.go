@@ -30,7 +30,7 @@ type PullOptions struct {
 	// Require refuses the pull unless the manifest's annotations have these
 	// values (for example the embedding model the local data was made with).
 	Require map[string]string
-	// Concurrency is how many layers download at once (default 3).
+	// Concurrency is how many layers download at once (default 5).
 	Concurrency int
 	// Progress, when set, is called as each layer goes.
 	Progress ProgressFunc
@@ -120,7 +120,7 @@ func (r *Registry) Pull(ctx context.Context, reference string, opts PullOptions)
 
 	concurrency := opts.Concurrency
 	if concurrency <= 0 {
-		concurrency = 3
+		concurrency = defaultConcurrency
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)

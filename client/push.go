@@ -63,7 +63,7 @@ type PushOptions struct {
 	// blobs already, to mount them instead of uploading. The repositories
 	// of Subject and DerivedFrom are tried too.
 	MountFrom []string
-	// Concurrency is how many blobs upload at once (default 3).
+	// Concurrency is how many blobs upload at once (default 5).
 	Concurrency int
 	// Progress, when set, is called as each layer goes.
 	Progress ProgressFunc
@@ -216,7 +216,7 @@ func (r *Registry) Push(ctx context.Context, reference string, paths []string, o
 
 	concurrency := opts.Concurrency
 	if concurrency <= 0 {
-		concurrency = 3
+		concurrency = defaultConcurrency
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)

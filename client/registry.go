@@ -119,6 +119,9 @@ func WithLogger(logger *slog.Logger) RegistryOption {
 	return func(c *registryConfig) { c.logger = logger }
 }
 
+// defaultConcurrency is how many blobs move at once, as oras does.
+const defaultConcurrency = 5
+
 // Defaults of chunked uploads (see WithChunking): none unless a whole-blob
 // PUT fails, then chunks of 16 MiB.
 const (
@@ -141,6 +144,9 @@ func NewRegistry(opts ...RegistryOption) *Registry {
 	}
 	def := config.HostNewName("default")
 	def.BlobChunk, def.BlobMax = cfg.chunkSize, cfg.chunkThreshold
+	// As many requests in flight to one registry as layers move at once
+	// (regclient's default is 3).
+	def.ReqConcurrent = defaultConcurrency
 	rcOpts := []regclient.Opt{
 		regclient.WithUserAgent(cfg.userAgent),
 		regclient.WithConfigHostDefault(*def),

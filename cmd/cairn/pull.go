@@ -37,7 +37,7 @@ local data was made with).`,
 	f.StringVarP(&opts.Output, "output", "o", ".", "directory to write the files to")
 	f.StringArrayVar(&opts.Only, "only", nil, "pull only the layer with this TITLE, or whose title matches this GLOB (repeatable)")
 	f.StringArrayVar(&require, "require", nil, "refuse unless the manifest has annotation KEY=VALUE (repeatable)")
-	f.IntVar(&opts.Concurrency, "concurrency", 3, "layers downloaded at once")
+	f.IntVar(&opts.Concurrency, "concurrency", 5, "layers downloaded at once")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {

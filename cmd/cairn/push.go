@@ -52,7 +52,7 @@ other characters as '-', at most 128).`,
 	f.StringArrayVar(&opts.DerivedFrom, "derived-from", nil, "REF this artifact was made from, recorded as "+client.AnnotationDerivedFrom+" (repeatable)")
 	f.StringVar(&opts.TagTemplate, "tag-template", "", "make the tag from annotations, e.g. '{conference}-{year}_{model}'")
 	f.StringArrayVar(&opts.MountFrom, "mount-from", nil, "REPOSITORY of the same registry that may hold the blobs, to mount instead of upload (repeatable)")
-	f.IntVar(&opts.Concurrency, "concurrency", 3, "layers uploaded at once")
+	f.IntVar(&opts.Concurrency, "concurrency", 5, "layers uploaded at once")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&chunkSize, "chunk-size", "", "upload blobs larger than SIZE (e.g. 16MiB) in chunks of SIZE that resume (env CAIRN_CHUNK_SIZE)")
 
