@@ -156,5 +156,6 @@ func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Dire
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lineage: %w", err)
 	}
+	sqlquery.SortEdges(out)
 	return out, nil
 }

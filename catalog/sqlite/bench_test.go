@@ -74,3 +74,19 @@ func benchStore(b *testing.B, n int) *Store {
 	}
 	return s
 }
+
+// BenchmarkLineageAtScale measures lineage walks on a graph of
+// CAIRN_BENCH_SCALE artifacts (see storetest.BenchLineage), seeded into a
+// new database each run:
+//
+//	CAIRN_BENCH_SCALE=1M go test -run '^$' -bench LineageAtScale -benchtime 200x -timeout 1h ./catalog/sqlite/
+func BenchmarkLineageAtScale(b *testing.B) {
+	n := storetest.BenchScale(b)
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "lineage.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	g := storetest.SeedLineage(b, s, n, storetest.BenchSeed)
+	storetest.BenchLineage(b, s, g)
+}

@@ -182,5 +182,6 @@ func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Dire
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lineage: %w", err)
 	}
+	sqlquery.SortEdges(out)
 	return out, nil
 }

@@ -1,19 +1,24 @@
 package sqlquery
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+
 	"github.com/cairn-dev/cairn/catalog"
 )
 
 // Lineage returns the statement of catalog.Store.Lineage. Its rows are
 // the edges' child repository and digest, parent registry, repository and
-// digest, and kind, sorted.
+// digest, and kind, in no order (see SortEdges).
 //
-// The walk is a recursive query over the edges table: upward along its
-// primary key (child first), downward along edges_parent. UNION drops a
-// row already produced, so a walk without a depth bound visits each node
-// once and ends on cycles; with a bound, each node at most once per depth.
-// Upward, a parent in another registry is a leaf (cairn holds none of its
-// edges).
+// The walk is a recursive query whose rows are the edges themselves:
+// upward along the edges' primary key (child first), downward along
+// edges_parent. UNION drops an edge already produced, so a walk without a
+// depth bound reads each edge once and ends on cycles; with a bound, each
+// edge at most once per depth. Upward, a parent in another registry is a
+// leaf (cairn holds none of its edges). CROSS JOIN keeps SQLite from
+// reading the edges table first (it would, for the constant registry).
 func Lineage(d Dialect, root catalog.Node, dir catalog.Direction, depth int) (Statement, error) {
 	for _, f := range []struct{ what, s string }{
 		{"registry", root.Registry}, {"repository", root.Repository}, {"digest", string(root.Digest)},
@@ -26,30 +31,47 @@ func Lineage(d Dialect, root catalog.Node, dir catalog.Direction, depth int) (St
 		return Statement{}, invalid("depth %d is negative", depth)
 	}
 	b := &builder{d: d}
-	cols, start, depthCol, next := "registry, repository, digest", "", "", ""
-	start = d.Text(b.arg(root.Registry)) + ", " + d.Text(b.arg(root.Repository)) + ", " + d.Text(b.arg(string(root.Digest)))
+	const edge = "e.child_repository, e.child_digest, e.parent_registry, e.parent_repository, e.parent_digest, e.kind"
+	cols := "child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind"
+	first, step := "SELECT "+edge, "SELECT "+edge
 	if depth > 0 {
 		cols += ", depth"
-		start += ", 0"
-		depthCol = ", w.depth + 1"
+		first += ", 1"
+		step += ", w.depth + 1"
 	}
-	var step, join string
 	if dir == catalog.Up {
-		step = "SELECT e.parent_registry, e.parent_repository, e.parent_digest" + depthCol +
-			" FROM walk w JOIN edges e ON e.child_repository = w.repository AND e.child_digest = w.digest WHERE w.registry = ''"
-		join = "e.child_repository = w.repository AND e.child_digest = w.digest AND w.registry = ''"
+		if root.Registry != "" {
+			// cairn holds no edges of content elsewhere.
+			return b.statement("SELECT " + edge + " FROM edges e WHERE FALSE"), nil
+		}
+		first += " FROM edges e WHERE e.child_repository = " + b.arg(root.Repository) + " AND e.child_digest = " + b.arg(string(root.Digest))
+		step += " FROM walk w CROSS JOIN edges e WHERE e.child_repository = w.parent_repository AND e.child_digest = w.parent_digest AND w.parent_registry = ''"
 	} else {
-		step = "SELECT " + d.Text("''") + ", e.child_repository, e.child_digest" + depthCol +
-			" FROM walk w JOIN edges e ON e.parent_registry = w.registry AND e.parent_repository = w.repository AND e.parent_digest = w.digest WHERE TRUE"
-		join = "e.parent_registry = w.registry AND e.parent_repository = w.repository AND e.parent_digest = w.digest"
+		first += " FROM edges e WHERE e.parent_registry = " + b.arg(root.Registry) + " AND e.parent_repository = " + b.arg(root.Repository) +
+			" AND e.parent_digest = " + b.arg(string(root.Digest))
+		step += " FROM walk w CROSS JOIN edges e WHERE e.parent_registry = '' AND e.parent_repository = w.child_repository AND e.parent_digest = w.child_digest"
 	}
+	distinct := ""
 	if depth > 0 {
-		next = b.arg(depth)
-		step += " AND w.depth < " + next
-		join += " AND w.depth < " + b.arg(depth)
+		step += " AND w.depth < " + b.arg(depth)
+		distinct = "DISTINCT "
 	}
-	return b.statement("WITH RECURSIVE walk(" + cols + ") AS (SELECT " + start + " UNION " + step + ")" +
-		" SELECT DISTINCT e.child_repository, e.child_digest, e.parent_registry, e.parent_repository, e.parent_digest, e.kind" +
-		" FROM walk w JOIN edges e ON " + join +
-		" ORDER BY e.child_repository, e.child_digest, e.parent_registry, e.parent_repository, e.parent_digest, e.kind"), nil
+	return b.statement("WITH RECURSIVE walk(" + cols + ") AS (" + first + " UNION " + step + ")" +
+		" SELECT " + distinct + "child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind FROM walk"), nil
+}
+
+// SortEdges sorts the rows of a Lineage statement as catalog.Store.Lineage
+// answers them: by child, then parent, then kind. (Sorting here rather
+// than in SQL takes a tenth of the time on SQLite, for walks of thousands
+// of edges.)
+func SortEdges(es []catalog.Edge) {
+	slices.SortFunc(es, func(a, b catalog.Edge) int {
+		return cmp.Or(
+			strings.Compare(a.Child.Repository, b.Child.Repository),
+			strings.Compare(string(a.Child.Digest), string(b.Child.Digest)),
+			strings.Compare(a.Parent.Registry, b.Parent.Registry),
+			strings.Compare(a.Parent.Repository, b.Parent.Repository),
+			strings.Compare(string(a.Parent.Digest), string(b.Parent.Digest)),
+			strings.Compare(string(a.Kind), string(b.Kind)))
+	})
 }
