@@ -103,3 +103,29 @@ func benchStore(b *testing.B, n int) *postgres.Store {
 	}
 	return s
 }
+
+// BenchmarkLineageAtScale measures lineage walks on a graph of
+// CAIRN_BENCH_SCALE artifacts (see storetest.BenchLineage), seeded into a
+// new schema each run and analysed, as autovacuum would:
+//
+//	CAIRN_BENCH_SCALE=100k go test -run '^$' -bench LineageAtScale -benchtime 200x -timeout 1h ./catalog/postgres/
+func BenchmarkLineageAtScale(b *testing.B) {
+	n := storetest.BenchScale(b)
+	adm := admin(b)
+	_, dsn := freshSchema(b, adm)
+	s, err := postgres.Open(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	g := storetest.SeedLineage(b, s, n, storetest.BenchSeed)
+	c, err := pgx.Connect(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(b.Context(), "VACUUM ANALYZE edges"); err != nil {
+		b.Fatal(err)
+	}
+	storetest.BenchLineage(b, s, g)
+}

@@ -40,7 +40,7 @@ func redact(dsn string) string {
 
 // admin connects to the test server to create and drop schemas. An
 // unreachable server fails the test, unless CAIRN_SKIP_POSTGRES=1.
-func admin(t *testing.T) *pgx.Conn {
+func admin(t testing.TB) *pgx.Conn {
 	t.Helper()
 	dsn := testDSN()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -61,7 +61,7 @@ func admin(t *testing.T) *pgx.Conn {
 
 // freshSchema creates a uniquely named schema, dropped when t ends, and
 // returns its name and the test DSN with search_path set to it.
-func freshSchema(t *testing.T, adm *pgx.Conn) (schema, dsn string) {
+func freshSchema(t testing.TB, adm *pgx.Conn) (schema, dsn string) {
 	t.Helper()
 	b := make([]byte, 8)
 	rand.Read(b)
