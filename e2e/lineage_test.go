@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -53,7 +54,20 @@ func (a lineageAnswer) refs() []string {
 // finds the chain both ways, reports the signature on its node, and the
 // impact of the database lists what to rebuild.
 func TestLineageWithOras(t *testing.T) {
-	c := startCairn(t)
+	lineageScenario(t, startCairn(t))
+}
+
+// TestLineageOverZot is TestLineageWithOras with cairn in front of a real
+// zot (ZOT_BIN).
+func TestLineageOverZot(t *testing.T) {
+	zot := os.Getenv("ZOT_BIN")
+	if zot == "" {
+		t.Skip("SKIPPED: ZOT_BIN is not set; this test needs a zot binary (see README, 'Testing against zot')")
+	}
+	lineageScenario(t, startCairn(t, "--upstream", "http://"+startZot(t, zot)))
+}
+
+func lineageScenario(t *testing.T, c *cairn) {
 	h := c.addr
 	writeFile(t, c.workDir, "papers.db", []byte("SQLite format 3\x00 papers"))
 	writeFile(t, c.workDir, "emb.npy", []byte("\x93NUMPY embeddings"))
