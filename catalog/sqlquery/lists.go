@@ -41,7 +41,8 @@ GROUP BY m.repository ORDER BY m.repository LIMIT ` + b.arg(ClampLimit(limit))),
 // has a Drivable one, rather than by reading every annotation.
 func AnnotationKeys(d Dialect, sm *Sample, q catalog.Query, limit int) (Statement, error) {
 	b := &builder{d: d}
-	from, conds, err := b.annotationsOf(q, sm.lead(q))
+	lead, _ := sm.lead(q)
+	from, conds, err := b.annotationsOf(q, lead)
 	if err != nil {
 		return Statement{}, err
 	}
@@ -62,7 +63,7 @@ func AnnotationValues(d Dialect, sm *Sample, key string, q catalog.Query, limit 
 	if len(q.Annotations) > 0 {
 		qk := q
 		qk.Annotations = append(slices.Clip(q.Annotations), annotations.Filter{Key: key, Op: annotations.Exists})
-		if l := sm.lead(qk); l < len(q.Annotations) {
+		if l, _ := sm.lead(qk); l < len(q.Annotations) {
 			lead = l
 		}
 	}

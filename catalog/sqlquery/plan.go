@@ -146,15 +146,9 @@ func (sm *Sample) choose(q catalog.Query, limit int) Plan {
 	if sm == nil || len(sm.Annotations) == 0 || sm.Fraction <= 0 {
 		return Walk
 	}
-	lead := sm.lead(q)
+	lead, leadCount := sm.lead(q)
 	if lead < 0 {
 		return Walk
-	}
-	leadCount := 0
-	for _, as := range sm.Annotations {
-		if q.Annotations[lead].Matches(as) {
-			leadCount++
-		}
 	}
 	all := 0
 	for _, as := range sm.Annotations {
@@ -179,13 +173,13 @@ func (sm *Sample) choose(q catalog.Query, limit int) Plan {
 }
 
 // lead returns the index in q.Annotations of the Drivable filter that the
-// fewest sampled manifests match, or -1 when q has none or there is no
-// sample.
-func (sm *Sample) lead(q catalog.Query) int {
+// fewest sampled manifests match, and how many do, or -1 when q has none or
+// there is no sample.
+func (sm *Sample) lead(q catalog.Query) (lead, count int) {
 	if sm == nil || len(sm.Annotations) == 0 {
-		return -1
+		return -1, 0
 	}
-	lead, leadCount := -1, 0
+	lead = -1
 	for i, f := range q.Annotations {
 		if !Drivable(f) {
 			continue
@@ -196,11 +190,11 @@ func (sm *Sample) lead(q catalog.Query) int {
 				n++
 			}
 		}
-		if lead < 0 || n < leadCount {
-			lead, leadCount = i, n
+		if lead < 0 || n < count {
+			lead, count = i, n
 		}
 	}
-	return lead
+	return lead, count
 }
 
 // ArtifactRows runs a statement of ArtifactsPlanned and returns its rows:
@@ -251,6 +245,3 @@ func RunArtifacts(d Dialect, sm *Sample, q catalog.Query, s catalog.Sort, limit 
 	more, moreKeys, err := run(nil, rest, part(annotations.Absent, rest, Absent))
 	return append(ms, more...), append(keys, moreKeys...), err
 }
-
-// Choose returns the plan that RunArtifacts would run for q with sm.
-func Choose(sm *Sample, q catalog.Query, limit int) Plan { return sm.choose(q, limit) }

@@ -56,7 +56,7 @@ func TestChoose(t *testing.T) {
 		{"a tenth, a page of 1: walks", sm, q("tenth"), 1, Walk},
 		{"jointly rare: the rarest filter leads", sm, q("tenth", "n^=5"), 50, Plan{Drive: 0}},
 	} {
-		if got := Choose(c.sm, c.q, c.limit); got != c.want {
+		if got := c.sm.choose(c.q, c.limit); got != c.want {
 			t.Errorf("%s: plan %+v, want %+v", c.name, got, c.want)
 		}
 	}
@@ -125,7 +125,7 @@ func TestSamplerFirstReadFails(t *testing.T) {
 	if got := sr.Sample(t.Context()); got != nil {
 		t.Fatalf("sample %v from a failed read", got)
 	}
-	if got := Choose(nil, catalog.Query{}, 10); got != Walk {
+	if got := (*Sample)(nil).choose(catalog.Query{}, 10); got != Walk {
 		t.Fatalf("plan %+v without a sample", got)
 	}
 }

@@ -37,9 +37,6 @@ type Dialect struct {
 	// ASCII letters only (SQLite's LIKE; PostgreSQL's ILIKE on the "C"
 	// collation of the text columns).
 	ILike string
-	// Text casts an expression to the type (and collation) of the stores'
-	// text columns, for the first row of a recursive query.
-	Text func(expr string) string
 }
 
 // SQLite is the dialect of catalog/sqlite: ? placeholders, times as
@@ -48,7 +45,6 @@ var SQLite = Dialect{
 	Placeholder: func(int) string { return "?" },
 	Time:        func(t time.Time) any { return t.UnixMicro() },
 	ILike:       "LIKE",
-	Text:        func(e string) string { return "CAST(" + e + " AS TEXT)" },
 }
 
 // Postgres is the dialect of catalog/postgres: $n placeholders, times as
@@ -57,7 +53,6 @@ var Postgres = Dialect{
 	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
 	Time:        func(t time.Time) any { return t },
 	ILike:       "ILIKE",
-	Text:        func(e string) string { return "CAST(" + e + ` AS TEXT) COLLATE "C"` },
 }
 
 // Statement is SQL text with its bind arguments.

@@ -362,26 +362,16 @@ const benchVariants = 100
 func BenchQueries(b *testing.B, s catalog.Store, n int, seed uint64) {
 	b.Helper()
 	qr := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	parse := func(exprs ...string) []annotations.Filter {
-		fs := make([]annotations.Filter, len(exprs))
-		for i, e := range exprs {
-			f, err := annotations.ParseFilter(e)
-			if err != nil {
-				b.Fatalf("%s: %v", e, err)
-			}
-			fs[i] = f
-		}
-		return fs
-	}
-	filters := make([]catalog.Query, benchVariants)
-	filters[0] = catalog.Query{Annotations: parse(benchConference+"=neurips|icml", benchYear+">=2022", benchModel+"=qwen3")}
-	for i := 1; i < len(filters); i++ {
+	parse := func(exprs ...string) []annotations.Filter { return filters(b, exprs...) }
+	variants := make([]catalog.Query, benchVariants)
+	variants[0] = catalog.Query{Annotations: parse(benchConference+"=neurips|icml", benchYear+">=2022", benchModel+"=qwen3")}
+	for i := 1; i < len(variants); i++ {
 		c1 := conferences.values[qr.IntN(10)]
 		c2 := c1
 		for c2 == c1 {
 			c2 = conferences.pick(qr)
 		}
-		filters[i] = catalog.Query{Annotations: parse(
+		variants[i] = catalog.Query{Annotations: parse(
 			benchConference+"="+c1+"|"+c2,
 			benchYear+">="+strconv.Itoa(2018+qr.IntN(8)),
 			benchModel+"="+models.pick(qr))}
@@ -397,7 +387,7 @@ func BenchQueries(b *testing.B, s catalog.Store, n int, seed uint64) {
 	for _, so := range sorts {
 		b.Run("filter3/"+so.name+"/first", func(b *testing.B) {
 			benchMeasure(b, func(ctx context.Context, i int) (int, error) {
-				p, err := s.Artifacts(ctx, filters[i%len(filters)], so.sort, pageSize, nil)
+				p, err := s.Artifacts(ctx, variants[i%len(variants)], so.sort, pageSize, nil)
 				return len(p.Artifacts), err
 			})
 		})
@@ -407,7 +397,7 @@ func BenchQueries(b *testing.B, s catalog.Store, n int, seed uint64) {
 				after *catalog.Cursor
 			}
 			var pages []next
-			for _, q := range filters {
+			for _, q := range variants {
 				p, err := s.Artifacts(b.Context(), q, so.sort, pageSize, nil)
 				if err != nil {
 					b.Fatal(err)

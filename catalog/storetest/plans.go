@@ -23,17 +23,7 @@ func PlansAgree(t *testing.T, s catalog.Store, d sqlquery.Dialect, rows sqlquery
 	t.Helper()
 	const n = 3000
 	Seed(t, s, n, BenchSeed)
-	parse := func(exprs ...string) []annotations.Filter {
-		fs := make([]annotations.Filter, len(exprs))
-		for i, e := range exprs {
-			f, err := annotations.ParseFilter(e)
-			if err != nil {
-				t.Fatalf("%s: %v", e, err)
-			}
-			fs[i] = f
-		}
-		return fs
-	}
+	parse := func(exprs ...string) []annotations.Filter { return filters(t, exprs...) }
 	queries := []catalog.Query{
 		{Annotations: parse(benchConference+"=neurips|icml", benchYear+">=2022", benchModel+"=qwen3")},
 		{Annotations: parse(benchConference+"=naacl|chil", benchYear+">=2025", benchModel+"=gpt2")},

@@ -308,7 +308,7 @@ func asciiLower(s string) string {
 }
 
 // filters parses annotation filter expressions or fails the test.
-func filters(t *testing.T, exprs ...string) []annotations.Filter {
+func filters(t testing.TB, exprs ...string) []annotations.Filter {
 	t.Helper()
 	var fs []annotations.Filter
 	for _, e := range exprs {
