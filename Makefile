@@ -17,10 +17,11 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 ORAS        := oras.land/oras/cmd/oras@v1.3.6
 REGCTL      := github.com/regclient/regclient/cmd/regctl@v0.11.7
 CRANE       := github.com/google/go-containerregistry/cmd/crane@v0.22.1
+COSIGN      := github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 CONFORMANCE := github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
-TEST_TOOLS  := $(ORAS) $(REGCTL) $(CRANE) $(CONFORMANCE)
+TEST_TOOLS  := $(ORAS) $(REGCTL) $(CRANE) $(COSIGN) $(CONFORMANCE)
 LINT_TOOLS  := $(STATICCHECK) $(GOVULNCHECK)
 
 # One stamp per pinned tool, so a version bump reinstalls it. The stamp's
