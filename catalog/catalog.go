@@ -51,6 +51,27 @@ type Manifest struct {
 	PushedAt  time.Time
 	// Tags is filled by reads; writes ignore it (tags are set with Tag).
 	Tags []string
+	// Signatures is filled by reads; they are set with SetSignatures.
+	Signatures []Signature
+}
+
+// Signature is the verification record of one signature of a manifest:
+// one payload layer of a signature manifest that reaches it by subject or
+// by cosign's legacy tag.
+type Signature struct {
+	// Manifest is the digest of the signature manifest; Position the
+	// layer within it.
+	Manifest digest.Digest `json:"manifest"`
+	Position int           `json:"position"`
+	// Form is "referrer" or "tag".
+	Form string `json:"form"`
+	// KeyID is the trusted key the signature verified with, "" if none.
+	KeyID string `json:"keyId"`
+	// Verified: by a trusted key, over a payload that names this manifest.
+	Verified bool      `json:"verified"`
+	SignedAt time.Time `json:"signedAt"`
+	// Error says why the signature did not verify.
+	Error string `json:"error,omitempty"`
 }
 
 // Store is the catalog's storage. Both implementations (catalog/sqlite and
@@ -87,6 +108,19 @@ type Store interface {
 	// depth edges away (depth 0: no bound), sorted by child then parent.
 	// A walk stops at a node it has seen, so cycles end.
 	Lineage(ctx context.Context, root Node, dir Direction, depth int) ([]Edge, error)
+
+	// SetSignatures replaces the signature records of repo@dgst (none
+	// removes them); ErrNotFound if the manifest is not in the catalog.
+	// Records go with the manifest.
+	SetSignatures(ctx context.Context, repo string, dgst digest.Digest, sigs []Signature) error
+	// SignatureSubjects lists the manifests of repo ("" for every
+	// repository) that signature manifests point at: by subject with
+	// artifactType, or by a tag of the form sha256-<hex>.sig. Subjects need
+	// not be in the catalog.
+	SignatureSubjects(ctx context.Context, repo, artifactType string) ([]Node, error)
+	// Setting returns a value stored with SetSetting, "" if none was.
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
 
 	// Repositories lists the repository names that hold at least one
 	// manifest, sorted.

@@ -37,6 +37,9 @@ type Query struct {
 	// HasSubject, when set, keeps manifests with (true) or without (false)
 	// a subject.
 	HasSubject *bool
+	// Signed, when set, keeps manifests with (true) or without (false) a
+	// verified signature.
+	Signed *bool
 	// PushedAfter and PushedBefore bound the push time (exclusive); zero is
 	// unbounded.
 	PushedAfter  time.Time

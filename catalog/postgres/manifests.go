@@ -245,7 +245,10 @@ func loadDetails(ctx context.Context, tx pgx.Tx, ms []catalog.Manifest) error {
 	if err != nil {
 		return fmt.Errorf("tags: %w", err)
 	}
-	return nil
+	for _, m := range idx {
+		m.Signatures = []catalog.Signature{}
+	}
+	return loadSignatures(ctx, tx, idx, ms)
 }
 
 // queryStrings returns the first column of every row of a query, as a

@@ -139,6 +139,31 @@ CREATE TABLE edges (
 );
 CREATE INDEX edges_parent ON edges (parent_registry, parent_repository, parent_digest) INCLUDE (child_repository, child_digest, kind);
 `, fn: backfillEdges},
+
+	// 5: signatures. One verification record per payload layer of each
+	// signature manifest, kept under the signed manifest and gone with it;
+	// settings hold what the records were computed against (the trust
+	// policy's fingerprint).
+	{sql: `
+CREATE TABLE signatures (
+	repository       TEXT COLLATE "C" NOT NULL,
+	digest           TEXT COLLATE "C" NOT NULL,
+	signature_digest TEXT COLLATE "C" NOT NULL,
+	position         INTEGER NOT NULL,
+	form             TEXT NOT NULL,
+	key_id           TEXT NOT NULL DEFAULT '',
+	verified         BOOLEAN NOT NULL,
+	signed_at        TIMESTAMPTZ NOT NULL,
+	error            TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (repository, digest, signature_digest, position),
+	FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+);
+
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

@@ -283,7 +283,11 @@ func loadDetails(ctx context.Context, tx *sql.Tx, ms []catalog.Manifest) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("tags: %w", err)
 	}
-	return nil
+	rows.Close()
+	for _, m := range idx {
+		m.Signatures = []catalog.Signature{}
+	}
+	return loadSignatures(ctx, tx, idx, ms)
 }
 
 // queryStrings returns the first column of every row of a query, as a

@@ -149,6 +149,31 @@ CREATE TABLE edges (
 ) WITHOUT ROWID;
 CREATE INDEX edges_parent ON edges (parent_registry, parent_repository, parent_digest);
 `, fn: backfillEdges},
+
+	// 5: signatures. One verification record per payload layer of each
+	// signature manifest, kept under the signed manifest and gone with it;
+	// settings hold what the records were computed against (the trust
+	// policy's fingerprint).
+	{sql: `
+CREATE TABLE signatures (
+	repository       TEXT    NOT NULL,
+	digest           TEXT    NOT NULL,
+	signature_digest TEXT    NOT NULL,
+	position         INTEGER NOT NULL,
+	form             TEXT    NOT NULL,
+	key_id           TEXT    NOT NULL DEFAULT '',
+	verified         INTEGER NOT NULL,
+	signed_at        INTEGER NOT NULL,
+	error            TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (repository, digest, signature_digest, position),
+	FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+	key   TEXT NOT NULL PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

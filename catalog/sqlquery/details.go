@@ -56,3 +56,34 @@ func (b *builder) keys(ms []catalog.Manifest) string {
 	}
 	return sb.String()
 }
+
+// Signatures returns the statement that reads the signature records of
+// every manifest of ms (which must not be empty) at once. Its rows are the
+// repository, the digest, then manifest, position, form, key_id, verified,
+// signed_at and error.
+func Signatures(d Dialect, ms []catalog.Manifest) Statement {
+	b := &builder{d: d}
+	return b.statement(`SELECT repository, digest, signature_digest, position, form, key_id, verified, signed_at, error
+FROM signatures WHERE (repository, digest) IN (` + b.keys(ms) + `)
+ORDER BY repository, digest, signed_at, signature_digest, position`)
+}
+
+// SignatureSubjects returns the statement listing the manifests that
+// signature manifests point at in repo ("" for all): by subject, with
+// artifactType, or by cosign's legacy tag sha256-<hex>.sig. Its rows are
+// repository and digest.
+func SignatureSubjects(d Dialect, repo, artifactType string) Statement {
+	b := &builder{d: d}
+	byRepo := func(col string) string {
+		if repo == "" {
+			return ""
+		}
+		return " AND " + col + " = " + b.arg(repo)
+	}
+	return b.statement(`SELECT m.repository, m.subject FROM manifests m
+WHERE m.subject <> '' AND m.artifact_type = ` + b.arg(artifactType) + byRepo("m.repository") + `
+UNION
+SELECT t.repository, 'sha256:' || substr(t.tag, 8, 64) FROM tags t
+WHERE t.tag LIKE 'sha256-%.sig' AND length(t.tag) = 75` + byRepo("t.repository") + `
+ORDER BY 1, 2`)
+}

@@ -58,6 +58,13 @@ func (b *builder) manifestConds(q catalog.Query) ([]string, error) {
 			conds = append(conds, "m.subject = ''")
 		}
 	}
+	if q.Signed != nil {
+		signed := "EXISTS (SELECT 1 FROM signatures sg WHERE sg.repository = m.repository AND sg.digest = m.digest AND sg.verified)"
+		if !*q.Signed {
+			signed = "NOT " + signed
+		}
+		conds = append(conds, signed)
+	}
 	if !q.PushedAfter.IsZero() {
 		conds = append(conds, "m.pushed_at > "+b.time(q.PushedAfter))
 	}

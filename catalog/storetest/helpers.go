@@ -176,6 +176,16 @@ func normalize(m catalog.Manifest) catalog.Manifest {
 	if len(m.Tags) == 0 {
 		m.Tags = nil
 	}
+	if len(m.Signatures) == 0 {
+		m.Signatures = nil
+	} else {
+		ss := make([]catalog.Signature, len(m.Signatures))
+		copy(ss, m.Signatures)
+		for i := range ss {
+			ss[i].SignedAt = ss[i].SignedAt.Truncate(time.Microsecond).UTC()
+		}
+		m.Signatures = ss
+	}
 	if len(m.Layers) == 0 {
 		m.Layers = nil
 	} else {

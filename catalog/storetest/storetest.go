@@ -60,6 +60,7 @@ var tests = []test{
 	{"Lineage", testLineage},
 	{"LineageDanglingAndForeign", testLineageDanglingAndForeign},
 	{"LineageCycles", testLineageCycles},
+	{"Signatures", testSignatures},
 }
 
 // Run runs the suite against the store that open returns. open is called
