@@ -25,9 +25,12 @@ type SearchParams struct {
 	Tag              string
 	// Text is q=: a substring of annotation values, repository names and
 	// tags, in any case.
-	Text         string
-	Subject      string // a manifest digest: its referrers
-	HasSubject   *bool
+	Text       string
+	Subject    string // a manifest digest: its referrers
+	HasSubject *bool
+	// Signed keeps artifacts with (true) or without (false) a signature
+	// verified with a key the server trusts.
+	Signed       *bool
 	PushedAfter  time.Time
 	PushedBefore time.Time
 	// Sort is pushed, -pushed (the server's default), repository, size,
@@ -59,6 +62,9 @@ func (p SearchParams) Values() url.Values {
 	set("subject", p.Subject)
 	if p.HasSubject != nil {
 		v.Set("has_subject", strconv.FormatBool(*p.HasSubject))
+	}
+	if p.Signed != nil {
+		v.Set("signed", strconv.FormatBool(*p.Signed))
 	}
 	if !p.PushedAfter.IsZero() {
 		v.Set("pushed_after", p.PushedAfter.Format(time.RFC3339Nano))
@@ -98,10 +104,24 @@ type Artifact struct {
 	Manifests    []Descriptor      `json:"manifests,omitempty"`
 	PushedAt     time.Time         `json:"pushedAt"`
 	Referrers    []Artifact        `json:"referrers,omitempty"`
+	// Signed: a signature verified with a key the server trusts.
+	Signed     bool        `json:"signed"`
+	Signatures []Signature `json:"signatures,omitempty"`
 
 	// Raw is the artifact object exactly as the server answered it,
 	// including fields this package does not know.
 	Raw json.RawMessage `json:"-"`
+}
+
+// Signature is the server's record of one signature of an artifact.
+type Signature struct {
+	Manifest digest.Digest `json:"manifest"`
+	Position int           `json:"position"`
+	Form     string        `json:"form"`
+	KeyID    string        `json:"keyId"`
+	Verified bool          `json:"verified"`
+	SignedAt time.Time     `json:"signedAt"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // UnmarshalJSON decodes an artifact and keeps its raw JSON in Raw.

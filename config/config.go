@@ -46,6 +46,21 @@ type Config struct {
 	// artifacts were derived from it or are attached to it (they are left
 	// pointing at nothing); by default such deletes are refused.
 	AllowDeleteWithDependents bool `yaml:"allow_delete_with_dependents"`
+	// Trust lists the keys cosign signatures are verified with, by
+	// repository prefix; the longest prefix a repository starts with
+	// decides.
+	Trust []TrustRule `yaml:"trust"`
+}
+
+// TrustRule is the trust policy of the repositories under one prefix.
+type TrustRule struct {
+	// Prefix selects repositories by the start of their names; "" is all.
+	Prefix string `yaml:"prefix"`
+	// Keys are PEM public key files (cosign.pub).
+	Keys []string `yaml:"keys"`
+	// RequireSignature refuses to serve manifests (GET) without a verified
+	// signature from one of Keys.
+	RequireSignature bool `yaml:"require_signature"`
 }
 
 // Upstream is the registry cairn fronts in upstream mode.
@@ -138,6 +153,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileInterval < 0 {
 		errs = append(errs, errors.New("reconcile_interval is negative"))
+	}
+	for i, r := range c.Trust {
+		if len(r.Keys) == 0 {
+			errs = append(errs, fmt.Errorf("trust[%d] (prefix %q) names no key file under keys", i, r.Prefix))
+		}
 	}
 	if c.RepairInterval <= 0 {
 		errs = append(errs, errors.New("repair_interval must be positive"))

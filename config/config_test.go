@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,12 @@ upstream:
 log:
   level: debug
 shutdown_timeout: 1m
+trust:
+  - prefix: models/
+    keys: [/etc/cairn/keys/team.pub, /etc/cairn/keys/ci.pub]
+    require_signature: true
+  - prefix: ""
+    keys: [/etc/cairn/keys/ci.pub]
 `)
 	c := Default()
 	if err := c.LoadFile(path); err != nil {
@@ -59,6 +66,13 @@ shutdown_timeout: 1m
 	if c.Addr != want.Addr || c.DataDir != want.DataDir || c.Catalog != want.Catalog ||
 		c.Upstream != want.Upstream || c.Log != want.Log || c.ShutdownTimeout != want.ShutdownTimeout {
 		t.Errorf("LoadFile gave\n%+v\nwant\n%+v", c, want)
+	}
+	wantTrust := []TrustRule{
+		{Prefix: "models/", Keys: []string{"/etc/cairn/keys/team.pub", "/etc/cairn/keys/ci.pub"}, RequireSignature: true},
+		{Prefix: "", Keys: []string{"/etc/cairn/keys/ci.pub"}},
+	}
+	if !reflect.DeepEqual(c.Trust, wantTrust) {
+		t.Errorf("trust = %+v, want %+v", c.Trust, wantTrust)
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
@@ -133,6 +147,7 @@ func TestValidate(t *testing.T) {
 		{"bad log level", func(c *Config) { c.Log.Level = "verbose" }, `log level "verbose"`},
 		{"empty log level", func(c *Config) { c.Log.Level = "" }, "log level"},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, `log format "xml"`},
+		{"trust rule without keys", func(c *Config) { c.Trust = []TrustRule{{Prefix: "models/", RequireSignature: true}} }, `prefix "models/") names no key file`},
 		{"ftp upstream", func(c *Config) { c.Upstream.URL = "ftp://zot" }, `upstream "ftp://zot" is not an http:// or https:// URL`},
 		{"upstream without scheme", func(c *Config) { c.Upstream.URL = "zot:5000" }, `upstream "zot:5000"`},
 		{"upstream without host", func(c *Config) { c.Upstream.URL = "http://" }, `upstream "http://"`},

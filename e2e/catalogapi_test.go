@@ -21,7 +21,15 @@ type apiArtifact struct {
 		Digest string `json:"digest"`
 		Title  string `json:"title"`
 	} `json:"layers"`
-	Referrers []apiArtifact `json:"referrers"`
+	Referrers  []apiArtifact `json:"referrers"`
+	Signed     bool          `json:"signed"`
+	Signatures []struct {
+		Manifest string `json:"manifest"`
+		Form     string `json:"form"`
+		KeyID    string `json:"keyId"`
+		Verified bool   `json:"verified"`
+		Error    string `json:"error"`
+	} `json:"signatures"`
 }
 
 type apiError struct {

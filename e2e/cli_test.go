@@ -99,7 +99,7 @@ func TestCLI(t *testing.T) {
 	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
 	mustf(t, len(lines) == 4, "table has %d lines, want a header and 3 rows:\n%s", len(lines), r.stdout)
 	header := strings.Fields(lines[0])
-	mustf(t, slices.Equal(header, []string{"REPOSITORY", "TAGS", "DIGEST", "TYPE", "SIZE", "PUSHED", "org.example.year"}), "header %q", header)
+	mustf(t, slices.Equal(header, []string{"REPOSITORY", "TAGS", "DIGEST", "TYPE", "SIZE", "PUSHED", "SIGNED", "org.example.year"}), "header %q", header)
 	for i, repo := range []string{"datasets/iclr", "datasets/icml", "datasets/neurips"} {
 		row := lines[i+1]
 		short := want[i][:len("sha256:")+12]

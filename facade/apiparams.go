@@ -82,7 +82,7 @@ func (p *params) limit() (int, error) {
 }
 
 // artifactParams are the filters every artifact-selecting endpoint takes.
-var artifactParams = []string{"repository", "repository_prefix", "artifact_type", "media_type", "tag", "annotation", "q", "subject", "has_subject", "pushed_after", "pushed_before"}
+var artifactParams = []string{"repository", "repository_prefix", "artifact_type", "media_type", "tag", "annotation", "q", "subject", "has_subject", "signed", "pushed_after", "pushed_before"}
 
 // query reads the artifact filters.
 func (p *params) query() (catalog.Query, error) {
@@ -124,6 +124,13 @@ func (p *params) query() (catalog.Query, error) {
 			return q, invalidParam("has_subject", "has_subject %q is not true or false", s)
 		}
 		q.HasSubject = &b
+	}
+	if s := p.get("signed"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return q, invalidParam("signed", "signed %q is not true or false", s)
+		}
+		q.Signed = &b
 	}
 	for name, dst := range map[string]*time.Time{"pushed_after": &q.PushedAfter, "pushed_before": &q.PushedBefore} {
 		if s := p.get(name); s != "" {

@@ -28,6 +28,9 @@ type artifactJSON struct {
 	Layers       []layerJSON       `json:"layers"`
 	Manifests    []layerJSON       `json:"manifests,omitempty"`
 	PushedAt     time.Time         `json:"pushedAt"`
+	// Signed: at least one signature verified with a trusted key.
+	Signed     bool                `json:"signed"`
+	Signatures []catalog.Signature `json:"signatures"`
 	// Referrers is answered for one artifact, not in lists.
 	Referrers []artifactJSON `json:"referrers,omitempty"`
 }
@@ -56,6 +59,13 @@ func toArtifactJSON(m catalog.Manifest) artifactJSON {
 	}
 	if a.Tags == nil {
 		a.Tags = []string{}
+	}
+	a.Signatures = m.Signatures
+	if a.Signatures == nil {
+		a.Signatures = []catalog.Signature{}
+	}
+	for _, sg := range m.Signatures {
+		a.Signed = a.Signed || sg.Verified
 	}
 	if a.Annotations == nil {
 		a.Annotations = map[string]string{}

@@ -106,6 +106,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 			s.needsRepair(log, rt.name)
 		} else {
 			log.Info("manifest stored", zap.String("tag", tag), zap.String("artifact_type", entry.ArtifactType))
+			s.refreshAfterPush(r.Context(), log, rt.name, signatureSubjects(entry, tag))
 		}
 		pending = 0 // cleared with the index, or left for the repair
 	}
@@ -144,6 +145,18 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Rou
 			return refuseDelete(rt.name, digest.Digest(rt.ref), plan.dependents)
 		}
 	}
+	// Deleting a signature changes what its subject's records say.
+	var signed []digest.Digest
+	if isDigest(rt.ref) {
+		if old, err := s.store.Manifest(r.Context(), rt.name, digest.Digest(rt.ref)); err == nil {
+			signed = signatureSubjects(old, "")
+			for _, t := range old.Tags {
+				signed = append(signed, signatureSubjects(catalog.Manifest{}, t)...)
+			}
+		}
+	} else {
+		signed = signatureSubjects(catalog.Manifest{}, rt.ref)
+	}
 	pending, markErr := s.store.MarkPending(r.Context(), rt.name)
 	if markErr != nil {
 		log.Warn("catalog unavailable before delete; reindex will repair", zap.Error(markErr))
@@ -175,6 +188,7 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Rou
 		switch {
 		case markErr == nil && (err == nil || errors.Is(err, catalog.ErrNotFound)):
 			log.Info("deleted")
+			s.refreshAfterPush(r.Context(), log, rt.name, signed)
 		default:
 			log.Error("deleted in the engine but not in the catalog; queued for repair", zap.Error(errors.Join(err, markErr)))
 			s.needsRepair(log, rt.name)
@@ -187,11 +201,6 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Rou
 		}
 	}
 	return res.copyTo(w)
-}
-
-// getManifest serves a manifest from the engine.
-func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
-	return s.passNamingUnknownRepos(w, r, rt)
 }
 
 // readManifest reads a manifest body, refusing one over the size limit

@@ -169,6 +169,11 @@ func (s *Server) repair(ctx context.Context, repos []string) {
 		s.log.Warn("catalog repair failed; will retry", zap.Strings("repositories", repos), zap.Error(err))
 		return
 	}
+	for _, repo := range repos {
+		if err := s.RefreshSignatures(ctx, repo); err != nil {
+			s.log.Warn("signature records not recomputed after repair", zap.String("repo", repo), zap.Error(err))
+		}
+	}
 	if err := s.repairs.done(repos); err != nil {
 		s.log.Warn("catalog repaired but the journal was not updated", zap.Error(err))
 	}

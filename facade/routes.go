@@ -68,6 +68,7 @@ func (s *Server) routes() http.Handler {
 	r.PathPrefix("/api/v1/annotations/").Handler(s.adaptAPI("api", s.annotationFacets)).Methods(get...)
 	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.blobUses)).Methods(get...)
 	r.PathPrefix("/api/v1/lineage/").Handler(s.adaptAPI("api", s.lineage)).Methods(get...)
+	r.Handle("/api/v1/trust", s.adaptAPI("api", s.apiTrust)).Methods(get...)
 	r.Handle("/api/v1/events", s.adaptAPI("events", s.postEvent)).Methods(http.MethodPost)
 	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.resolveQuery)).Methods(get...)
 	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.resolvePath)).Methods(get...)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/signing"
 )
 
 // maxManifestSize is the largest manifest accepted, as in the spec's
@@ -41,6 +42,9 @@ type Server struct {
 	// allowDeleteWithDependents lets deletes leave artifacts that depend on
 	// the deleted one pointing at nothing.
 	allowDeleteWithDependents bool
+	// trust holds the keys signatures are verified with and where they
+	// are required; nil trusts no key.
+	trust *signing.Trust
 }
 
 // VersionInfo is what /version answers.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/facade"
 )
 
 func newReindexCmd() *cobra.Command {
@@ -53,7 +54,16 @@ catalog entries it lacks are removed. Safe to run while cairn serve runs.`,
 			return err
 		}
 		cmd.Printf("reindexed %d repositories, %d manifests (%d skipped) in %s\n", res.Repositories, res.Manifests, res.Skipped, time.Since(start).Round(time.Millisecond))
-		return nil
+		// Signature records follow the manifests they verify.
+		trust, err := loadTrust(cfg.Trust)
+		if err != nil {
+			return err
+		}
+		srv, err := facade.New(log, engine, store, facade.WithTrust(trust))
+		if err != nil {
+			return err
+		}
+		return srv.SyncTrust(ctx, true)
 	}
 	return cmd
 }

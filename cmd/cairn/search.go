@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -47,6 +48,7 @@ func newSearchCmd() *cobra.Command {
 		total  int
 		asJSON bool
 		show   []string
+		signed string
 	)
 	cmd := &cobra.Command{
 		Use:   "search",
@@ -71,6 +73,7 @@ API's artifact objects as one JSON array.`,
 	f.StringVar(&p.Tag, "tag", "", "tag")
 	f.StringVarP(&p.Text, "query", "q", "", "text to find in annotation values, repository names and tags (any case)")
 	f.StringVar(&p.Subject, "subject", "", "manifest DIGEST whose referrers to list")
+	f.StringVar(&signed, "signed", "", "true: only artifacts with a signature verified with a key the server trusts; false: only those without")
 	f.StringVar(&p.Sort, "sort", "", "pushed, -pushed (default), repository, size, -size, annotation:KEY, -annotation:KEY")
 	f.IntVar(&p.Limit, "limit", 0, "page size, 1 to 1000 (default: as many as --max wants)")
 	f.IntVar(&total, "max", 100, "print at most N artifacts; 0 prints all")
@@ -80,6 +83,13 @@ API's artifact objects as one JSON array.`,
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if total < 0 {
 			return fmt.Errorf("--max %d: give a number of artifacts, or 0 for all", total)
+		}
+		if signed != "" {
+			b, err := strconv.ParseBool(signed)
+			if err != nil {
+				return fmt.Errorf("--signed %q: give true or false", signed)
+			}
+			p.Signed = &b
 		}
 		c, ctx, cancel, err := newClient(cmd, *server)
 		if err != nil {
@@ -152,7 +162,7 @@ func tableColumns(filters, show []string) []string {
 // annotation key; now is the time ages are counted from.
 func writeTable(w io.Writer, arts []client.Artifact, keys []string, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := append([]string{"REPOSITORY", "TAGS", "DIGEST", "TYPE", "SIZE", "PUSHED"}, keys...)
+	header := append([]string{"REPOSITORY", "TAGS", "DIGEST", "TYPE", "SIZE", "PUSHED", "SIGNED"}, keys...)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, a := range arts {
 		row := []string{
@@ -162,6 +172,7 @@ func writeTable(w io.Writer, arts []client.Artifact, keys []string, now time.Tim
 			cell(a.Type(), 0),
 			humanSize(a.Size),
 			ago(a.PushedAt, now),
+			map[bool]string{true: "yes", false: "no"}[a.Signed],
 		}
 		for _, k := range keys {
 			v, ok := a.Annotations[k]

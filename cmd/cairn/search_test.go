@@ -86,7 +86,7 @@ func TestWriteTable(t *testing.T) {
 			Repository: "models/llama", Digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			MediaType: "application/vnd.oci.image.manifest.v1+json",
 			Size:      512, Tags: []string{"latest", "v1"}, Annotations: map[string]string{},
-			PushedAt: now.Add(-3 * time.Minute),
+			PushedAt: now.Add(-3 * time.Minute), Signed: true,
 		},
 	}
 	var buf bytes.Buffer
@@ -94,9 +94,9 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"REPOSITORY        TAGS       DIGEST               TYPE                                        SIZE     PUSHED         org.example.year  org.example.model",
-		"datasets/neurips  -          sha256:8773f598a394  application/vnd.cairn.embeddings.v1         1.2 MiB  2 hours ago    2024              qwen3 x",
-		"models/llama      latest,v1  sha256:0123456789ab  application/vnd.oci.image.manifest.v1+json  512 B    3 minutes ago  -                 -",
+		"REPOSITORY        TAGS       DIGEST               TYPE                                        SIZE     PUSHED         SIGNED  org.example.year  org.example.model",
+		"datasets/neurips  -          sha256:8773f598a394  application/vnd.cairn.embeddings.v1         1.2 MiB  2 hours ago    no      2024              qwen3 x",
+		"models/llama      latest,v1  sha256:0123456789ab  application/vnd.oci.image.manifest.v1+json  512 B    3 minutes ago  yes     -                 -",
 		"",
 	}, "\n")
 	if buf.String() != want {

@@ -25,6 +25,7 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlite"
 	"github.com/cairn-dev/cairn/config"
 	"github.com/cairn-dev/cairn/facade"
+	"github.com/cairn-dev/cairn/signing"
 )
 
 func newServeCmd() *cobra.Command {
@@ -114,9 +115,15 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	defer engine.Close()
 
+	trust, err := loadTrust(cfg.Trust)
+	if err != nil {
+		return err
+	}
 	var opts []facade.Option
+	opts = append(opts, facade.WithTrust(trust))
 	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
 	journal := filepath.Join(cfg.DataDir, "catalog-repairs")
+	resyncSignatures := false
 	_, isUpstream := engine.(*upstream.Registry)
 	if w, ok := engine.(backend.Walker); ok {
 		if !isUpstream { // in upstream mode the reconcile walk below covers it
@@ -127,6 +134,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 				log.Error("catalog repair at start failed; run cairn reindex", zap.Error(err))
 			} else if res.Repositories > 0 {
 				log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+				resyncSignatures = true
 			}
 		}
 		opts = append(opts, facade.WithRepair(journal, func(ctx context.Context, repos []string) error {
@@ -142,12 +150,17 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	// Before serving: a key removed from the trust policy must stop
+	// counting before any require_signature check relies on it.
+	if err := srv.SyncTrust(ctx, resyncSignatures); err != nil {
+		log.Error("signature records not recomputed; they may reflect an earlier trust policy", zap.Error(err))
+	}
 	repairCtx, stopRepairs := context.WithCancel(ctx)
 	defer stopRepairs()
 	go srv.RunRepairs(repairCtx, cfg.RepairInterval)
 	if isUpstream {
 		// Pushes may reach the upstream without passing through cairn.
-		go reconcile(repairCtx, log, store, engine.(backend.Walker), cfg.ReconcileInterval)
+		go reconcile(repairCtx, log, store, engine.(backend.Walker), cfg.ReconcileInterval, srv)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -194,7 +207,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 
 // reconcile walks the upstream and makes the catalog match it, at start
 // and then every interval (never again when interval is 0).
-func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w backend.Walker, interval time.Duration) {
+func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w backend.Walker, interval time.Duration, srv *facade.Server) {
 	for {
 		start := time.Now()
 		res, err := catalog.Reindex(ctx, log, store, w, nil)
@@ -205,6 +218,10 @@ func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w back
 			log.Warn("reconciling the catalog with the upstream failed; will retry", zap.Error(err))
 		} else {
 			log.Info("catalog reconciled with the upstream", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+			// Signatures pushed straight to the upstream are verified here.
+			if err := srv.RefreshSignatures(ctx, ""); err != nil {
+				log.Warn("signature records not recomputed after reconciling", zap.Error(err))
+			}
 		}
 		if interval == 0 {
 			return
@@ -215,4 +232,21 @@ func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w back
 		case <-time.After(interval):
 		}
 	}
+}
+
+// loadTrust reads the trust policy's key files.
+func loadTrust(rules []config.TrustRule) (*signing.Trust, error) {
+	var out []signing.Rule
+	for _, r := range rules {
+		rule := signing.Rule{Prefix: r.Prefix, RequireSignature: r.RequireSignature}
+		for _, path := range r.Keys {
+			k, err := signing.LoadPublicKey(path)
+			if err != nil {
+				return nil, fmt.Errorf("trust (prefix %q): %w", r.Prefix, err)
+			}
+			rule.Keys = append(rule.Keys, k)
+		}
+		out = append(out, rule)
+	}
+	return signing.NewTrust(out)
 }
