@@ -18,16 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/backend/embedded"
 	"github.com/cairn-dev/cairn/catalog/sqlite"
 	"github.com/cairn-dev/cairn/facade"
+	"github.com/cairn-dev/cairn/signing"
 )
 
 // benchServers starts the embedded engine alone and the façade in front of
 // another one, each over real HTTP on loopback with its own storage.
-func benchServers(b *testing.B) map[string]string {
+func benchServers(b *testing.B, opts ...facade.Option) map[string]string {
 	b.Helper()
 	ctx := context.Background()
 	log := zap.NewNop()
@@ -46,7 +48,7 @@ func benchServers(b *testing.B) map[string]string {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = st.Close() })
-			if h, err = facade.New(log, eng, st); err != nil {
+			if h, err = facade.New(log, eng, st, opts...); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -143,8 +145,21 @@ func BenchmarkBlobPull(b *testing.B) {
 // BenchmarkManifestPush measures indexed manifest pushes through the façade
 // (engine write, catalog write, tag) from 8 concurrent clients, each into a
 // repository of its own, every manifest new (a unique annotation).
-func BenchmarkManifestPush(b *testing.B) {
-	base := benchServers(b)["facade"]
+func BenchmarkManifestPush(b *testing.B) { benchManifestPush(b) }
+
+// BenchmarkManifestPushWithTrust is BenchmarkManifestPush with a trust
+// policy covering every repository: unsigned pushes must not pay for it.
+func BenchmarkManifestPushWithTrust(b *testing.B) {
+	_, key := benchKey(b)
+	trust, err := signing.NewTrust([]signing.Rule{{Prefix: "", Keys: []*signing.PublicKey{key}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchManifestPush(b, facade.WithTrust(trust))
+}
+
+func benchManifestPush(b *testing.B, opts ...facade.Option) {
+	base := benchServers(b, opts...)["facade"]
 	const clients = 8
 	cfg := []byte("{}")
 	cfgDigest := digestOf(cfg)
@@ -183,6 +198,94 @@ func BenchmarkManifestPush(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
+}
+
+func benchKey(b *testing.B) (*signing.Signer, *signing.PublicKey) {
+	b.Helper()
+	priv, pub, err := signing.GenerateKeyPair(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer, err := signing.ParsePrivateKey(priv, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := signing.ParsePublicKey(pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return signer, key
+}
+
+// BenchmarkSignaturePush measures the push of one cosign signature
+// manifest (referrer form) of a manifest of its own, from one client:
+// engine write, catalog write, reading the payload back from the engine
+// and verifying it. "referrer" pushes the same shape under another
+// artifactType, which is not verified: the difference is what
+// verification costs.
+func BenchmarkSignaturePush(b *testing.B) {
+	signer, key := benchKey(b)
+	trust, err := signing.NewTrust([]signing.Rule{{Prefix: "", Keys: []*signing.PublicKey{key}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := benchServers(b, facade.WithTrust(trust))["facade"]
+	const repo = "bench/signed"
+	cfg := []byte("{}")
+	cfgDigest := digestOf(cfg)
+	push(b, base, repo, cfg, cfgDigest)
+	client := &http.Client{}
+	put := func(ref, m string) {
+		req, _ := http.NewRequest(http.MethodPut, base+"/v2/"+repo+"/manifests/"+ref, strings.NewReader(m))
+		req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			b.Fatalf("PUT manifest: %s", res.Status)
+		}
+	}
+	var n int
+	for _, kind := range []string{"signature", "referrer"} {
+		b.Run(kind, func(b *testing.B) {
+			// One subject per signature, pushed before the clock runs:
+			// each push verifies one signature.
+			type signed struct{ subject, size, payload, payloadDigest, sig string }
+			subjects := make([]signed, b.N)
+			for i := range subjects {
+				n++
+				subject := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},"layers":[],"annotations":{"n":"%d"}}`, cfgDigest, n)
+				put(digestOf([]byte(subject)), subject)
+				payload, err := signing.NewPayload("localhost/"+repo, digest.Digest(digestOf([]byte(subject))), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sig, err := signer.Sign(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				push(b, base, repo, payload, digestOf(payload))
+				subjects[i] = signed{digestOf([]byte(subject)), strconv.Itoa(len(subject)), strconv.Itoa(len(payload)), digestOf(payload), sig}
+			}
+			artifactType := signing.ArtifactType
+			if kind == "referrer" {
+				artifactType = "application/vnd.cairn.bench.note.v1"
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s := subjects[i]
+				m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":%q,`+
+					`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":%q,"size":2},`+
+					`"layers":[{"mediaType":%q,"digest":%q,"size":%s,"annotations":{%q:%q}}],`+
+					`"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":%q,"size":%s}}`,
+					artifactType, cfgDigest, signing.PayloadMediaType, s.payloadDigest, s.payload, signing.SignatureAnnotation, s.sig, s.subject, s.size)
+				put(digestOf([]byte(m)), m)
+			}
+		})
+	}
 }
 
 func digestOf(p []byte) string {
