@@ -191,6 +191,22 @@ func TestSignatures(t *testing.T) {
 	e.ok("cosign", nil, "sign", "--key", "team.key", "--tlog-upload=false", "--yes", reg+"/models/bert@"+model.String())
 	a := e.artifact("models/bert@" + model.String())
 	mustf(t, a.Signed && len(a.Signatures) == 1 && a.Signatures[0].Verified && a.Signatures[0].KeyID == team.ID && a.Signatures[0].Form == "tag", "after cosign sign: %+v", a.Signatures)
+	// Lineage lists the tag-form signature as an attachment of the model.
+	var lin struct {
+		Nodes []struct {
+			Digest      string `json:"digest"`
+			Signed      bool   `json:"signed"`
+			Attachments []struct {
+				Digest       string `json:"digest"`
+				ArtifactType string `json:"artifactType"`
+			} `json:"attachments"`
+		} `json:"nodes"`
+	}
+	if code, ae := apiGet(t, e.c, "/api/v1/lineage/models/bert@"+model.String()+"?direction=down", &lin); code != http.StatusOK {
+		t.Fatalf("lineage: %d %+v", code, ae)
+	}
+	mustf(t, len(lin.Nodes) == 1 && lin.Nodes[0].Signed && len(lin.Nodes[0].Attachments) == 1 && lin.Nodes[0].Attachments[0].Digest == a.Signatures[0].Manifest &&
+		lin.Nodes[0].Attachments[0].ArtifactType == signing.ArtifactType, "lineage of the signed model: %+v", lin)
 	found = e.c.cliJSON("--signed", "true")
 	mustf(t, len(found) == 1 && found[0].Digest == model.String(), "signed=true: %+v", found)
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
+	"github.com/cairn-dev/cairn/signing"
 )
 
 // attachmentTypes are the artifact types of signatures, SBOMs and
@@ -50,7 +51,9 @@ type lineageNodeJSON struct {
 	Annotations  map[string]string `json:"annotations"`
 	// Present says whether cairn holds the artifact: a reference to one
 	// it does not (yet) hold is a node all the same.
-	Present     bool             `json:"present"`
+	Present bool `json:"present"`
+	// Signed: a signature verified with a trusted key.
+	Signed      bool             `json:"signed"`
 	Attachments []attachmentJSON `json:"attachments,omitempty"`
 	// Depth is the node's distance from the root: negative upward.
 	Depth int `json:"depth"`
@@ -227,6 +230,14 @@ func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
 			}
 			if m.Annotations != nil {
 				jn.Annotations = m.Annotations
+			}
+			for _, sg := range m.Signatures {
+				jn.Signed = jn.Signed || sg.Verified
+				// Signatures under cosign's legacy tag have no edge to
+				// find them by.
+				if sg.Form == string(signing.FormTag) && !slices.ContainsFunc(jn.Attachments, func(a attachmentJSON) bool { return a.Digest == sg.Manifest }) {
+					jn.Attachments = append(jn.Attachments, attachmentJSON{Digest: sg.Manifest, ArtifactType: signing.ArtifactType})
+				}
 			}
 		case !errors.Is(err, catalog.ErrNotFound):
 			return nil, catalogUnavailable(err)
