@@ -108,6 +108,20 @@ func lineageScenario(t *testing.T, c *cairn) {
 	}
 	with := getLineage(t, c, dbRef+"?direction=down&include=attachments")
 	mustf(t, slices.Contains(with.refs(), sigRef), "include=attachments leaves the signature out: %v", with.refs())
+	// A real cosign signature (its default form: the sha256-<hex>.sig tag,
+	// no subject) appears as an attachment of the embeddings' node, not as
+	// a lineage child.
+	t.Setenv("COSIGN_PASSWORD", "")
+	c.run("cosign", "generate-key-pair")
+	c.run("cosign", "sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", h+"/"+embRef)
+	signed := getLineage(t, c, dbRef+"?direction=down")
+	mustf(t, slices.Equal(signed.refs(), all), "downward after cosign sign: %v, want %v", signed.refs(), all)
+	for _, n := range signed.Nodes {
+		if n.Ref == embRef {
+			mustf(t, len(n.Attachments) == 1 && n.Attachments[0].ArtifactType == "application/vnd.dev.cosign.artifact.sig.v1+json",
+				"the embeddings' node after cosign sign: attachments %+v", n.Attachments)
+		}
+	}
 	one := getLineage(t, c, dbRef+"?direction=down&depth=1")
 	mustf(t, slices.Equal(one.refs(), []string{embRef, dbRef}) || slices.Equal(one.refs(), []string{dbRef, embRef}), "depth 1: %v", one.refs())
 
