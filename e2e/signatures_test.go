@@ -150,10 +150,24 @@ func TestSignatures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts cairn and runs cosign")
 	}
+	signaturesScenario(t)
+}
+
+// TestSignaturesOverZot is TestSignatures with cairn in front of a real zot
+// (ZOT_BIN).
+func TestSignaturesOverZot(t *testing.T) {
+	zot := os.Getenv("ZOT_BIN")
+	if zot == "" {
+		t.Skip("SKIPPED: ZOT_BIN is not set; this test needs a zot binary (see README, 'Testing against zot')")
+	}
+	signaturesScenario(t, "--upstream", "http://"+startZot(t, zot))
+}
+
+func signaturesScenario(t *testing.T, extra ...string) {
 	dir := t.TempDir()
 	e := &trustEnv{t: t, dir: dir, cfg: filepath.Join(dir, "cairn.yaml")}
 	e.policy()
-	e.c = startCairn(t, "--config", e.cfg)
+	e.c = startCairn(t, append([]string{"--config", e.cfg}, extra...)...)
 	for _, k := range []string{"team", "other"} {
 		e.ok("cosign", nil, "generate-key-pair", "--output-key-prefix", k)
 	}
@@ -182,6 +196,9 @@ func TestSignatures(t *testing.T) {
 
 	// A model pushed with oras is unsigned.
 	model := e.pushFile("models/bert:v1", "weights v1", "org.example.task=ner")
+	// A second tag keeps the model reachable once v1 moves (zot drops a
+	// manifest whose only tag is moved away).
+	e.ok("oras", nil, "tag", "--plain-http", reg+"/models/bert:v1", "release")
 	found := e.c.cliJSON("--annotation", "org.example.task=ner")
 	mustf(t, len(found) == 1 && found[0].Digest == model.String() && !found[0].Signed && len(found[0].Signatures) == 0, "before signing: %+v", found)
 	table := e.c.cliOK("search", "--server", e.c.url(""), "--annotation", "org.example.task=ner")
