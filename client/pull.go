@@ -17,6 +17,8 @@ import (
 	"github.com/regclient/regclient/types/manifest"
 	"github.com/regclient/regclient/types/ref"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/cairn-dev/cairn/signing"
 )
 
 // PullOptions are the optional parts of a pull; the zero value pulls every
@@ -34,6 +36,10 @@ type PullOptions struct {
 	Concurrency int
 	// Progress, when set, is called as each layer goes.
 	Progress ProgressFunc
+	// VerifyKeys, when set, refuses the pull, before anything is
+	// downloaded, unless the manifest has a signature that verifies with
+	// one of them; the manifest is then pulled by the digest verified.
+	VerifyKeys []*signing.PublicKey
 }
 
 // PullResult says what a pull did.
@@ -85,6 +91,17 @@ func (r *Registry) Pull(ctx context.Context, reference string, opts PullOptions)
 		return fail("", fmt.Errorf("%s exists and is not a directory%.0w", out, ErrInvalidInput))
 	}
 
+	if len(opts.VerifyKeys) > 0 {
+		v, err := r.verify(ctx, src, opts.VerifyKeys)
+		if err != nil {
+			return fail("signatures", err)
+		}
+		if len(v.Valid()) == 0 {
+			return nil, &RegistryError{Op: "pull", Ref: src.CommonName(), Kind: ErrNoValidSignature, Msg: noValidSignature(v), Hint: "nothing was downloaded"}
+		}
+		// What is pulled is what was verified, even if the tag moves now.
+		src = src.SetDigest(v.Digest.String())
+	}
 	m, err := r.rc.ManifestGet(ctx, src)
 	if err != nil {
 		return fail("manifest", err)

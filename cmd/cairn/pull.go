@@ -13,6 +13,7 @@ func newPullCmd() *cobra.Command {
 		opts    client.PullOptions
 		require []string
 		asJSON  bool
+		keys    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "pull REF",
@@ -27,7 +28,9 @@ already hold a layer's content are not downloaded again. Directory layers
 
 --require KEY=VALUE refuses the pull, before anything is downloaded, unless
 the manifest's annotation KEY is VALUE (for example the embedding model the
-local data was made with).`,
+local data was made with). --verify-key cosign.pub refuses it, before
+anything is downloaded, unless a signature of the manifest verifies with that
+key (exit 8), and then pulls the digest that was verified.`,
 		Example: `  cairn pull 127.0.0.1:5000/datasets/abstracts:neurips-2024 -o data/
   cairn pull REG/datasets/abstracts:neurips-2024 --only 'emb*' --require org.example.model=qwen3`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -39,11 +42,17 @@ local data was made with).`,
 	f.StringArrayVar(&require, "require", nil, "refuse unless the manifest has annotation KEY=VALUE (repeatable)")
 	f.IntVar(&opts.Concurrency, "concurrency", 5, "layers downloaded at once")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringArrayVar(&keys, "verify-key", nil, "refuse unless the manifest has a signature that verifies with this public key (cosign.pub; repeatable)")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var err error
 		if opts.Require, err = parseKV("require", require); err != nil {
 			return err
+		}
+		if len(keys) > 0 {
+			if opts.VerifyKeys, err = loadPublicKeys("--verify-key", keys); err != nil {
+				return err
+			}
 		}
 		reg, err := rf.registry(args[0])
 		if err != nil {

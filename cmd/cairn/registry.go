@@ -18,7 +18,7 @@ import (
 )
 
 // Exit codes of the registry commands (push, pull, inspect, ls, tag, copy,
-// delete), documented in the README so scripts can test them.
+// delete, sign, verify), documented in the README so scripts can test them.
 const (
 	exitFailure     = 1   // anything else
 	exitUsage       = 2   // bad flags, reference, file or directory
@@ -27,6 +27,7 @@ const (
 	exitUnreachable = 5   // registry down, wrong host, TLS vs plain HTTP
 	exitIntegrity   = 6   // a digest or size did not match
 	exitRequirement = 7   // pull --require refused the content
+	exitUnsigned    = 8   // verify, pull --verify-key: no valid signature
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -48,6 +49,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, client.ErrRequirement):
 		return exitRequirement
+	case errors.Is(err, client.ErrNoValidSignature):
+		return exitUnsigned
 	case errors.Is(err, client.ErrDigestMismatch):
 		return exitIntegrity
 	case errors.Is(err, client.ErrDenied):

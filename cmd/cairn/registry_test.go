@@ -49,6 +49,7 @@ func TestExitCode(t *testing.T) {
 		{&client.RegistryError{Kind: client.ErrUnreachable}, exitUnreachable},
 		{&client.RegistryError{Kind: client.ErrDigestMismatch}, exitIntegrity},
 		{&client.RegistryError{Kind: client.ErrRequirement}, exitRequirement},
+		{&client.RegistryError{Kind: client.ErrNoValidSignature}, exitUnsigned},
 		{&client.RegistryError{Kind: context.Canceled}, exitInterrupted},
 		// The catalog client's errors keep exit code 1.
 		{&client.Error{StatusCode: 404, Code: client.CodeNotFound}, exitFailure},
