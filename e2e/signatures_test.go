@@ -255,6 +255,24 @@ func signaturesScenario(t *testing.T, extra ...string) {
 	idx, _ := referrersOf(t, e.c.url(""), "models/bert", tampered.String(), "")
 	mustf(t, len(idx.Manifests) == 0, "referrers of the tampered digest: %+v", idx)
 	e.ok("cosign", nil, "verify", "--key", "team.pub", "--insecure-ignore-tlog=true", reg+"/models/bert@"+model.String())
+	// Repeated with cairn sign, which needs only HEAD, so it signs where
+	// the policy refuses to serve the unsigned manifest; then cosign
+	// verifies what cairn signed.
+	fresh := e.pushFile("models/t5:v1", "weights t5")
+	code, _ = e.getManifest(http.MethodGet, "models/t5", "v1")
+	mustf(t, code == http.StatusForbidden, "GET of an unsigned model under the policy: %d", code)
+	r := runCLI(t, []string{"COSIGN_PASSWORD=" + trustPassword}, "sign", "--plain-http", "--key", filepath.Join(dir, "team.key"), reg+"/models/t5:v1")
+	mustf(t, r.code == 0 && strings.Contains(r.stdout, team.ID), "cairn sign under the policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	code, _ = e.getManifest(http.MethodGet, "models/t5", "v1")
+	mustf(t, code == http.StatusOK, "GET after cairn sign: %d", code)
+	mustf(t, e.artifact("models/t5:v1").Signed, "not signed in the catalog after cairn sign")
+	e.ok("cosign", nil, "verify", "--key", "team.pub", "--insecure-ignore-tlog=true", "--experimental-oci11=true", reg+"/models/t5@"+fresh.String())
+	r = runCLI(t, nil, "verify", "--plain-http", "--key", filepath.Join(dir, "team.pub"), reg+"/models/t5:v1")
+	mustf(t, r.code == 0 && strings.Contains(r.stdout, "Verified") && strings.Contains(r.stdout, team.ID), "cairn verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	// The tampered tag: no valid signature, and a verified pull refuses it.
+	r = runCLI(t, nil, "verify", "--plain-http", "--key", filepath.Join(dir, "team.pub"), reg+"/models/bert:v1")
+	mustf(t, r.code == 8 && strings.Contains(r.stderr, "no signatures"), "cairn verify of the tampered tag: exit %d\n%s", r.code, r.stderr)
+
 	// Outside models/ nothing is required.
 	plain := e.pushFile("datasets/abstracts:v1", "rows")
 	code, _ = e.getManifest(http.MethodGet, "datasets/abstracts", "v1")
