@@ -40,6 +40,9 @@ func TestBadConfigRefused(t *testing.T) {
 		{"two drivers", "storage:\n  inmemory: {}\n  filesystem: {rootdirectory: /tmp/x}\n", nil, "more than one driver"},
 		{"bad log level", "", []string{"--log-level", "loud"}, "log level"},
 		{"upstream not a URL", "", []string{"--upstream", "zot:5000"}, "upstream"},
+		{"trust key file missing", "trust:\n  - {prefix: models/, keys: [/nonexistent/cosign.pub]}\n", nil, "/nonexistent/cosign.pub"},
+		{"trust key not a public key", "trust:\n  - {prefix: models/, keys: [/etc/hostname]}\n", nil, "no PEM block"},
+		{"trust rule without keys", "trust:\n  - {prefix: models/, require_signature: true}\n", nil, `prefix "models/") names no key file`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
