@@ -122,6 +122,19 @@ type Store interface {
 	Setting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error
 
+	// CreateToken stores an API token (its hash, never its secret).
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token whose secret hashes to hash;
+	// ErrNotFound if none does.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// Tokens lists every token, oldest first.
+	Tokens(ctx context.Context) ([]Token, error)
+	// RevokeToken marks a token revoked at at; ErrNotFound if there is no
+	// such token.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// TouchToken records that a token was used at at.
+	TouchToken(ctx context.Context, id string, at time.Time) error
+
 	// Repositories lists the repository names that hold at least one
 	// manifest, sorted.
 	Repositories(ctx context.Context) ([]string, error)
@@ -152,4 +165,17 @@ type Stats struct {
 	Repositories int64
 	Manifests    int64
 	Tags         int64
+}
+
+// Token is an API token as the catalog stores it (see package auth): never
+// its secret. Zero times are unset.
+type Token struct {
+	ID         string
+	User       string
+	Scopes     string // auth.Scopes in text form
+	Hash       []byte
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+	RevokedAt  time.Time
 }

@@ -164,6 +164,20 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 `},
+
+	// 6: API tokens: a hash of each secret, never the secret.
+	{sql: `
+CREATE TABLE tokens (
+	id           TEXT PRIMARY KEY,
+	"user"       TEXT NOT NULL,
+	scopes       TEXT NOT NULL,
+	hash         BYTEA NOT NULL UNIQUE,
+	created_at   TIMESTAMPTZ NOT NULL,
+	expires_at   TIMESTAMPTZ,
+	last_used_at TIMESTAMPTZ,
+	revoked_at   TIMESTAMPTZ
+);
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

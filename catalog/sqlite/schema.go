@@ -174,6 +174,21 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 `},
+
+	// 6: API tokens: a hash of each secret, never the secret; times in
+	// microseconds, 0 when unset.
+	{sql: `
+CREATE TABLE tokens (
+	id           TEXT    NOT NULL PRIMARY KEY,
+	user         TEXT    NOT NULL,
+	scopes       TEXT    NOT NULL,
+	hash         BLOB    NOT NULL UNIQUE,
+	created_at   INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL DEFAULT 0,
+	last_used_at INTEGER NOT NULL DEFAULT 0,
+	revoked_at   INTEGER NOT NULL DEFAULT 0
+);
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

@@ -61,6 +61,7 @@ var tests = []test{
 	{"LineageDanglingAndForeign", testLineageDanglingAndForeign},
 	{"LineageCycles", testLineageCycles},
 	{"Signatures", testSignatures},
+	{"Tokens", testTokens},
 }
 
 // Run runs the suite against the store that open returns. open is called

@@ -14,7 +14,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd(), newReindexCmd(), newVersionCmd())
 	root.AddCommand(newSearchCmd(), newResolveCmd(), newLineageCmd())
 	root.AddCommand(newPushCmd(), newPullCmd(), newInspectCmd(), newLsCmd(), newTagCmd(), newCopyCmd(), newDeleteCmd())
-	root.AddCommand(newKeygenCmd(), newSignCmd(), newVerifyCmd())
+	root.AddCommand(newKeygenCmd(), newSignCmd(), newVerifyCmd(), newTokenCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
 }

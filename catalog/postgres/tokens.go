@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+const tokenColumns = `id, "user", scopes, hash, created_at, expires_at, last_used_at, revoked_at`
+
+// orNull stores a zero time as NULL.
+func orNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func scanToken(row pgx.Row) (catalog.Token, error) {
+	var t catalog.Token
+	var expires, used, revoked *time.Time
+	if err := row.Scan(&t.ID, &t.User, &t.Scopes, &t.Hash, &t.CreatedAt, &expires, &used, &revoked); err != nil {
+		return catalog.Token{}, err
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromNull(expires), fromNull(used), fromNull(revoked)
+	return t, nil
+}
+
+// CreateToken stores a token.
+func (s *Store) CreateToken(ctx context.Context, t catalog.Token) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		t.ID, t.User, t.Scopes, t.Hash, t.CreatedAt, orNull(t.ExpiresAt), orNull(t.LastUsedAt), orNull(t.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("postgres: create token: %w", err)
+	}
+	return nil
+}
+
+// TokenByHash finds a token by the hash of its secret.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (catalog.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.Token{}, catalog.ErrNotFound
+	}
+	if err != nil {
+		return catalog.Token{}, fmt.Errorf("postgres: token: %w", err)
+	}
+	return t, nil
+}
+
+// Tokens lists the tokens, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]catalog.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Token, error) { return scanToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken marks a token revoked (the first revocation's time stays).
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, at, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = catalog.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: revoke token %s: %w", id, err)
+	}
+	return nil
+}
+
+// TouchToken records a use.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2`, at, id); err != nil {
+		return fmt.Errorf("postgres: touch token %s: %w", id, err)
+	}
+	return nil
+}
