@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,6 +51,25 @@ type Config struct {
 	// repository prefix; the longest prefix a repository starts with
 	// decides.
 	Trust []TrustRule `yaml:"trust"`
+	// Auth is access control; off unless Enabled.
+	Auth Auth `yaml:"auth"`
+}
+
+// Auth configures access control.
+type Auth struct {
+	Enabled bool `yaml:"enabled"`
+	// Realm is the URL clients fetch bearer tokens from; by default
+	// http://ADDR/auth/token when ADDR names a host.
+	Realm string `yaml:"realm"`
+	// Service names this registry in tokens (their audience).
+	Service string `yaml:"service"`
+	// TokenTTL is how long a bearer token of the token flow lasts.
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// SigningKey is the PEM P-256 key bearer tokens are signed with,
+	// created on first start; default DATA_DIR/token-signing.key.
+	SigningKey string `yaml:"signing_key"`
+	// Public lists repository prefixes anyone may pull without a token.
+	Public []string `yaml:"public"`
 }
 
 // TrustRule is the trust policy of the repositories under one prefix.
@@ -97,6 +117,7 @@ func Default() Config {
 		RepairInterval:    30 * time.Second,
 		ReconcileInterval: 10 * time.Minute,
 		Upstream:          Upstream{Timeout: 60 * time.Second},
+		Auth:              Auth{Service: "cairn", TokenTTL: 5 * time.Minute},
 	}
 }
 
@@ -157,6 +178,27 @@ func (c *Config) Validate() error {
 	for i, r := range c.Trust {
 		if len(r.Keys) == 0 {
 			errs = append(errs, fmt.Errorf("trust[%d] (prefix %q) names no key file under keys", i, r.Prefix))
+		}
+	}
+	if c.Auth.Enabled {
+		if c.Auth.Realm == "" {
+			host, _, err := net.SplitHostPort(c.Addr)
+			if ip := net.ParseIP(host); err != nil || host == "" || (ip != nil && ip.IsUnspecified()) {
+				errs = append(errs, fmt.Errorf("auth: addr %q names no host clients can reach; set auth.realm to the token endpoint's URL, e.g. https://registry.example.com/auth/token", c.Addr))
+			} else {
+				c.Auth.Realm = "http://" + c.Addr + "/auth/token"
+			}
+		} else if u, err := url.Parse(c.Auth.Realm); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("auth.realm %q is not an http:// or https:// URL", c.Auth.Realm))
+		}
+		if c.Auth.Service == "" {
+			errs = append(errs, errors.New("auth.service is empty"))
+		}
+		if c.Auth.TokenTTL <= 0 {
+			errs = append(errs, errors.New("auth.token_ttl must be positive"))
+		}
+		if c.Auth.SigningKey == "" {
+			c.Auth.SigningKey = filepath.Join(c.DataDir, "token-signing.key")
 		}
 	}
 	if c.RepairInterval <= 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/errcode"
 )
 
@@ -60,18 +61,19 @@ func (s *Server) routes() http.Handler {
 	// The catalog API. Paths of references, keys and content ids hold
 	// slashes of their own, so those routes are prefixes.
 	get := []string{http.MethodGet, http.MethodHead}
+	r.Handle("/auth/token", s.adaptAPI("token", s.issueToken)).Methods(get...)
 	r.Handle("/api/v1/openapi.json", s.adaptAPI("api", s.openAPI)).Methods(get...)
-	r.Handle("/api/v1/artifacts", s.adaptAPI("api", s.listArtifacts)).Methods(get...)
-	r.PathPrefix("/api/v1/artifacts/").Handler(s.adaptAPI("api", s.getArtifact)).Methods(get...)
-	r.Handle("/api/v1/repositories", s.adaptAPI("api", s.listRepositories)).Methods(get...)
-	r.Handle("/api/v1/annotations", s.adaptAPI("api", s.annotationFacets)).Methods(get...)
-	r.PathPrefix("/api/v1/annotations/").Handler(s.adaptAPI("api", s.annotationFacets)).Methods(get...)
-	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.blobUses)).Methods(get...)
-	r.PathPrefix("/api/v1/lineage/").Handler(s.adaptAPI("api", s.lineage)).Methods(get...)
-	r.Handle("/api/v1/trust", s.adaptAPI("api", s.apiTrust)).Methods(get...)
-	r.Handle("/api/v1/events", s.adaptAPI("events", s.postEvent)).Methods(http.MethodPost)
-	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.resolveQuery)).Methods(get...)
-	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.resolvePath)).Methods(get...)
+	r.Handle("/api/v1/artifacts", s.adaptAPI("api", s.gated(auth.Pull, s.listArtifacts))).Methods(get...)
+	r.PathPrefix("/api/v1/artifacts/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.getArtifact))).Methods(get...)
+	r.Handle("/api/v1/repositories", s.adaptAPI("api", s.gated(auth.Pull, s.listRepositories))).Methods(get...)
+	r.Handle("/api/v1/annotations", s.adaptAPI("api", s.gated(auth.Pull, s.annotationFacets))).Methods(get...)
+	r.PathPrefix("/api/v1/annotations/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.annotationFacets))).Methods(get...)
+	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.blobUses))).Methods(get...)
+	r.PathPrefix("/api/v1/lineage/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.lineage))).Methods(get...)
+	r.Handle("/api/v1/trust", s.adaptAPI("api", s.gated(auth.Pull, s.apiTrust))).Methods(get...)
+	r.Handle("/api/v1/events", s.adaptAPI("events", s.gated(auth.Admin, s.postEvent))).Methods(http.MethodPost)
+	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.gated(auth.Pull, s.resolveQuery))).Methods(get...)
+	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.gated(auth.Pull, s.resolvePath))).Methods(get...)
 
 	r.NotFoundHandler = http.HandlerFunc(s.unknownEndpoint)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.unknownEndpoint)
@@ -103,6 +105,14 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request) {
 	s.adapt(class, func(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
+		}
+		if s.access != nil {
+			if err := s.authorizeV2(w, r, rt); err != nil {
+				return err
+			}
+			if rt.kind == routeCatalog {
+				return s.publicCatalog(w, r)
+			}
 		}
 		return s.dispatch(w, r, rt)
 	}).ServeHTTP(w, r)

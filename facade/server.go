@@ -45,6 +45,8 @@ type Server struct {
 	// trust holds the keys signatures are verified with and where they
 	// are required; nil trusts no key.
 	trust *signing.Trust
+	// access is nil when access control is off.
+	access *Access
 }
 
 // VersionInfo is what /version answers.

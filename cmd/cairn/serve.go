@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/backend/embedded"
 	"github.com/cairn-dev/cairn/backend/upstream"
@@ -121,6 +122,20 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	var opts []facade.Option
 	opts = append(opts, facade.WithTrust(trust))
+	if cfg.Auth.Enabled {
+		key, err := auth.LoadOrCreateKey(cfg.Auth.SigningKey)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, facade.WithAccess(&facade.Access{
+			Issuer:   auth.NewIssuer(key, "cairn", cfg.Auth.Service, cfg.Auth.TokenTTL),
+			Realm:    cfg.Auth.Realm,
+			Service:  cfg.Auth.Service,
+			Public:   cfg.Auth.Public,
+			TokenTTL: cfg.Auth.TokenTTL,
+		}))
+		log.Info("access control on", zap.String("realm", cfg.Auth.Realm), zap.Strings("public", cfg.Auth.Public))
+	}
 	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
 	journal := filepath.Join(cfg.DataDir, "catalog-repairs")
 	resyncSignatures := false

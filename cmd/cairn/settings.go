@@ -47,6 +47,7 @@ func serveSettings(c *config.Config) []setting {
 		{flag: "shutdown-timeout", usage: "how long in-flight requests may finish after SIGTERM", dur: &c.ShutdownTimeout},
 		{flag: "reconcile-interval", usage: "upstream mode: how often to walk the upstream and reconcile the catalog with it (0: at start only)", dur: &c.ReconcileInterval},
 		{flag: "allow-delete-with-dependents", usage: "allow deleting a manifest that other artifacts were derived from or are attached to", bool: &c.AllowDeleteWithDependents},
+		{flag: "auth", usage: "turn access control on: tokens for every push, and for pulls outside auth.public", bool: &c.Auth.Enabled},
 		{flag: "repair-interval", usage: "how often repositories the catalog missed (catalog down during a push) are reindexed", dur: &c.RepairInterval},
 	}
 }

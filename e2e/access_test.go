@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// TestAccess turns access control on and drives it with oras, regctl and
+// curl: pushes need a token, anonymous reads reach public prefixes only
+// (also with the "Bearer QQ==" content-id tools send), a pull-only token
+// cannot push or delete, a revoked token fails on its next request, and
+// the catalog API answers only tokens that may read everything.
+func TestAccess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts cairn")
+	}
+	base := t.TempDir()
+	dataDir := filepath.Join(base, "data")
+	issue := func(user, scope string) (secret, id string) {
+		t.Helper()
+		r := runCLI(t, nil, "token", "issue", user, "--scope", scope, "--data-dir", dataDir)
+		mustf(t, r.code == 0, "token issue: %d %s", r.code, r.stderr)
+		return strings.TrimSpace(r.stdout), strings.Fields(r.stderr)[1]
+	}
+	writer, _ := issue("writer", ":pull,push")
+	reader, readerID := issue("reader", "models/:pull")
+	cfg := filepath.Join(base, "cairn.yaml")
+	if err := os.WriteFile(cfg, []byte("auth:\n  public: [public/]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &cairn{t: t, dataDir: dataDir, workDir: t.TempDir(), args: []string{"--config", cfg, "--auth"}}
+	c.addr = freeAddr(t)
+	c.start()
+	t.Cleanup(c.stop)
+	h := c.addr
+	writeFile(t, c.workDir, "weights.bin", []byte("weights"))
+
+	// Pushing needs a token.
+	out, err := c.tryRun("oras", "push", "--plain-http", h+"/models/m:v1", "weights.bin")
+	mustf(t, err != nil && strings.Contains(out, "401"), "anonymous push: %v\n%s", err, out)
+	code, hdr, _ := do(t, http.MethodGet, c.url("/v2/"), nil, nil)
+	mustf(t, code == http.StatusUnauthorized && strings.Contains(hdr.Get("WWW-Authenticate"), `realm="http://`+h+`/auth/token"`), "GET /v2/ anonymous: %d %q", code, hdr.Get("WWW-Authenticate"))
+	c.run("oras", "push", "--plain-http", "-u", "writer", "-p", writer, h+"/models/m:v1", "weights.bin")
+	c.run("oras", "push", "--plain-http", "-u", "writer", "-p", writer, h+"/public/p:v1", "weights.bin")
+	blob := digest.FromBytes([]byte("weights")).String()
+
+	// Anonymous reads: public only.
+	out, err = c.tryRun("oras", "pull", "--plain-http", h+"/models/m:v1", "-o", "anon")
+	mustf(t, err != nil && strings.Contains(out, "log in"), "anonymous pull of a private repository: %v\n%s", err, out)
+	c.run("oras", "pull", "--plain-http", h+"/public/p:v1", "-o", "anon")
+	for _, hd := range []map[string]string{nil, {"Authorization": "Bearer QQ=="}} {
+		code, _, body := do(t, http.MethodGet, c.url("/v2/public/p/blobs/"+blob), nil, hd)
+		mustf(t, code == http.StatusOK && string(body) == "weights", "public blob with %v: %d", hd, code)
+		code, hdr, _ = do(t, http.MethodGet, c.url("/v2/models/m/blobs/"+blob), nil, hd)
+		mustf(t, code == http.StatusUnauthorized && hdr.Get("WWW-Authenticate") != "", "private blob with %v: %d", hd, code)
+	}
+	code, _, body := do(t, http.MethodGet, c.url("/v2/_catalog"), nil, nil)
+	mustf(t, code == http.StatusOK && strings.Contains(string(body), "public/p") && !strings.Contains(string(body), "models/m"), "anonymous _catalog: %d %s", code, body)
+
+	// A pull-only token: reads its prefix, cannot push or delete.
+	c.run("oras", "pull", "--plain-http", "-u", "reader", "-p", reader, h+"/models/m:v1", "-o", "reader")
+	out, err = c.tryRun("oras", "push", "--plain-http", "-u", "reader", "-p", reader, h+"/models/m:v2", "weights.bin")
+	mustf(t, err != nil && strings.Contains(out, "may not push"), "push with a pull-only token: %v\n%s", err, out)
+	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("reader:"+reader))}
+	code, _, body = do(t, http.MethodDelete, c.url("/v2/models/m/manifests/v1"), nil, basic)
+	mustf(t, code == http.StatusForbidden && strings.Contains(string(body), "may not delete"), "delete with a pull-only token: %d %s", code, body)
+	code, _, body = do(t, http.MethodGet, c.url("/v2/_catalog"), nil, basic)
+	mustf(t, code == http.StatusOK && strings.Contains(string(body), "models/m"), "_catalog for the reader: %d %s", code, body)
+	c.regctlHost(h)
+	c.run("regctl", "registry", "login", h, "-u", "reader", "-p", reader)
+	mustf(t, strings.Contains(c.run("regctl", "manifest", "get", h+"/models/m:v1", "--format", "raw-body"), "weights.bin"), "regctl read")
+
+	// The catalog API: everything-readers only.
+	code, _, _ = do(t, http.MethodGet, c.url("/api/v1/artifacts"), nil, nil)
+	mustf(t, code == http.StatusUnauthorized, "catalog API anonymous: %d", code)
+	code, _, _ = do(t, http.MethodGet, c.url("/api/v1/artifacts"), nil, basic)
+	mustf(t, code == http.StatusForbidden, "catalog API for a prefix-limited token: %d", code)
+	code, _, body = do(t, http.MethodGet, c.url("/api/v1/artifacts"), nil, map[string]string{"Authorization": "Bearer " + writer})
+	mustf(t, code == http.StatusOK && strings.Contains(string(body), "models/m"), "catalog API for the writer: %d %s", code, body)
+
+	// Bad credentials and token requests.
+	for name, hd := range map[string]map[string]string{
+		"unknown token":      {"Authorization": "Bearer cairn_AAAA"},
+		"wrong user":         {"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("writer:"+reader))},
+		"not base64":         {"Authorization": "Basic %%%"},
+		"forged bearer":      {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ3cml0ZXIifQ."},
+		"unsupported scheme": {"Authorization": "Digest x"},
+	} {
+		code, _, _ := do(t, http.MethodGet, c.url("/v2/models/m/manifests/v1"), nil, hd)
+		mustf(t, code == http.StatusUnauthorized, "%s: %d", name, code)
+	}
+	code, _, _ = do(t, http.MethodGet, c.url("/auth/token?service=elsewhere&scope=repository:models/m:pull"), nil, nil)
+	mustf(t, code == http.StatusBadRequest, "token for another service: %d", code)
+
+	// Revocation takes effect on the next request.
+	runCLI(t, nil, "token", "revoke", readerID, "--data-dir", dataDir)
+	code, _, body = do(t, http.MethodGet, c.url("/v2/models/m/manifests/v1"), nil, basic)
+	mustf(t, code == http.StatusUnauthorized && strings.Contains(string(body), "revoked"), "revoked token: %d %s", code, body)
+}

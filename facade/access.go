@@ -1,0 +1,361 @@
+package facade
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cairn-dev/cairn/auth"
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/errcode"
+)
+
+// Access is the access control of a server with --auth: who may do what,
+// checked on every /v2/ and catalog API request.
+type Access struct {
+	// Issuer signs the bearer tokens of the token flow.
+	Issuer *auth.Issuer
+	// Realm is the token endpoint's URL, as configured (never built from
+	// a request), and Service the name tokens are issued for.
+	Realm, Service string
+	// Public lists the repository prefixes anonymous callers may pull.
+	Public []string
+	// TokenTTL is how long an issued bearer token is good for.
+	TokenTTL time.Duration
+
+	mu      sync.Mutex
+	touched map[string]time.Time // token id → last recorded use
+}
+
+// WithAccess turns access control on.
+func WithAccess(a *Access) Option { return func(s *Server) { s.access = a } }
+
+// principal is who a request comes from and what they hold.
+type principal struct {
+	user   string      // "" for anonymous
+	scopes auth.Scopes // of an API token
+	claims *auth.Claims
+}
+
+func (p principal) anonymous() bool { return p.user == "" && p.claims == nil }
+
+// may reports whether p may do action on repo.
+func (a *Access) may(p principal, repo string, action auth.Action) bool {
+	if action == auth.Pull && a.public(repo) {
+		return true
+	}
+	if p.claims != nil {
+		return p.claims.Allows(repo, action)
+	}
+	return p.scopes.Allows(repo, action)
+}
+
+func (a *Access) public(repo string) bool {
+	return slices.ContainsFunc(a.Public, func(p string) bool { return strings.HasPrefix(repo, p) })
+}
+
+// errBadCredentials is answered 401 with the reason.
+func badCredentials(reason string) error {
+	return errcode.New(errcode.Unauthorized, "%s; log in again with a valid cairn token (cairn token issue makes one)", reason)
+}
+
+// principalOf reads the request's credentials: HTTP basic (user and a
+// cairn API token), a cairn API token as bearer, or a bearer token of the
+// token flow. A bearer that is neither (such as the "QQ==" content-id
+// tools send to public registries) is anonymous.
+func (s *Server) principalOf(r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return principal{}, nil
+	}
+	scheme, cred, _ := strings.Cut(h, " ")
+	cred = strings.TrimSpace(cred)
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err != nil {
+			return principal{}, badCredentials("the basic credentials are not base64")
+		}
+		user, secret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return principal{}, badCredentials("the basic credentials have no password")
+		}
+		return s.apiToken(r, user, secret)
+	case "bearer":
+		if strings.HasPrefix(cred, auth.TokenPrefix) {
+			return s.apiToken(r, "", cred)
+		}
+		c, err := s.access.Issuer.Verify(cred)
+		if err != nil {
+			if strings.Count(cred, ".") == 2 {
+				// Shaped like one of ours but not valid: say so, so the
+				// client fetches a new one.
+				return principal{}, badCredentials("the bearer token is not valid (expired, or not issued here)")
+			}
+			return principal{}, nil
+		}
+		return principal{user: c.Subject, claims: c}, nil
+	}
+	return principal{}, badCredentials(fmt.Sprintf("the %q authorization scheme is not supported (use basic or bearer)", scheme))
+}
+
+// apiToken checks a cairn API token (and the user it was issued to, when
+// given).
+func (s *Server) apiToken(r *http.Request, user, secret string) (principal, error) {
+	t, err := s.store.TokenByHash(r.Context(), auth.HashSecret(secret))
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return principal{}, badCredentials("the token is not one this server issued")
+	case err != nil:
+		return principal{}, errcode.Wrap(errcode.Unavailable, err, "credentials cannot be checked: the catalog is unavailable; try again")
+	}
+	// The hash lookup found it; compare anyway in constant time, and the
+	// user name too when one was given.
+	if !auth.SameHash(t.Hash, auth.HashSecret(secret)) || (user != "" && user != t.User) {
+		return principal{}, badCredentials("the token does not belong to user " + user)
+	}
+	if err := (auth.Token{ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}).Usable(s.now()); err != nil {
+		return principal{}, badCredentials(err.Error())
+	}
+	scopes, err := auth.ParseScopes(t.Scopes)
+	if err != nil {
+		return principal{}, errcode.Wrap(errcode.Unknown, err, "token %s has unreadable scopes", t.ID)
+	}
+	s.touch(r, t.ID)
+	return principal{user: t.User, scopes: scopes}, nil
+}
+
+// touch records a token's use, at most once a minute per token.
+func (s *Server) touch(r *http.Request, id string) {
+	a, now := s.access, s.now()
+	a.mu.Lock()
+	if a.touched == nil {
+		a.touched = map[string]time.Time{}
+	}
+	last := a.touched[id]
+	if now.Sub(last) < time.Minute {
+		a.mu.Unlock()
+		return
+	}
+	a.touched[id] = now
+	a.mu.Unlock()
+	if err := s.store.TouchToken(r.Context(), id, now); err != nil {
+		s.logger(r.Context()).Warn("recording a token's use", zap.Error(err))
+	}
+}
+
+// challenge answers 401 with the token flow's WWW-Authenticate.
+func (s *Server) challenge(w http.ResponseWriter, scope, errCode, msg string) error {
+	v := fmt.Sprintf("Bearer realm=%q,service=%q", s.access.Realm, s.access.Service)
+	if scope != "" {
+		v += fmt.Sprintf(",scope=%q", scope)
+	}
+	if errCode != "" {
+		v += fmt.Sprintf(",error=%q", errCode)
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	return errcode.New(errcode.Unauthorized, "%s", msg)
+}
+
+// v2Actions are the actions a /v2/ request needs on its repository.
+func v2Actions(r *http.Request, rt v2Route) []auth.Action {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if rt.kind == routeUpload {
+			return []auth.Action{auth.Push}
+		}
+		return []auth.Action{auth.Pull}
+	case http.MethodDelete:
+		if rt.kind == routeUpload {
+			return []auth.Action{auth.Push}
+		}
+		return []auth.Action{auth.Delete}
+	}
+	return []auth.Action{auth.Pull, auth.Push}
+}
+
+// authorizeV2 lets a /v2/ request through or answers why not.
+func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+	p, err := s.principalOf(r)
+	if err != nil {
+		if errcode.As(err).Code == errcode.Unauthorized {
+			return s.challenge(w, "", "invalid_token", errcode.As(err).Message)
+		}
+		return err
+	}
+	log := s.logger(r.Context())
+	switch rt.kind {
+	case routeBase:
+		if p.anonymous() {
+			return s.challenge(w, "", "", "authentication required: log in (oras login, docker login, regctl registry login) with a cairn token")
+		}
+		return nil
+	case routeCatalog:
+		// Anonymous callers see the public repositories (filtered below).
+		return nil
+	}
+	for _, act := range v2Actions(r, rt) {
+		if s.access.may(p, rt.name, act) {
+			continue
+		}
+		scope := fmt.Sprintf("repository:%s:%s", rt.name, strings.Join(actionNames(v2Actions(r, rt)), ","))
+		log.Info("access denied", zap.String("user", p.user), zap.String("repo", rt.name), zap.String("action", string(act)))
+		switch {
+		case p.anonymous() || (p.claims != nil && p.claims.Subject == ""):
+			return s.challenge(w, scope, "", fmt.Sprintf("authentication required to %s %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", act, rt.name))
+		case p.claims != nil:
+			return s.challenge(w, scope, "insufficient_scope", fmt.Sprintf("user %s may not %s %s (the token's scopes do not include it)", p.user, act, rt.name))
+		}
+		return errcode.New(errcode.Denied, "user %s may not %s %s (the token's scopes: %s)", p.user, act, rt.name, p.scopes)
+	}
+	if rt.kind == routeUploadStart && r.URL.Query().Get("from") != "" && !s.access.may(p, r.URL.Query().Get("from"), auth.Pull) {
+		// A mount from a repository the caller cannot read would hand out
+		// its blob: drop the mount, which the spec lets a registry ignore.
+		q := r.URL.Query()
+		q.Del("mount")
+		q.Del("from")
+		r.URL.RawQuery = q.Encode()
+	}
+	return nil
+}
+
+func actionNames(as []auth.Action) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// authorizeAPI lets a catalog API request through: until the catalog API
+// filters by repository, only callers that may read every repository use
+// it (events: admins).
+func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action auth.Action) error {
+	p, err := s.principalOf(r)
+	if err != nil {
+		return err
+	}
+	if p.anonymous() {
+		return s.challenge(w, "", "", "authentication required: send a cairn token (Authorization: Bearer cairn_…)")
+	}
+	if (p.claims == nil && p.scopes.Allows("", action)) || (p.claims != nil && p.claims.Allows("", action)) {
+		return nil
+	}
+	return errcode.New(errcode.Denied, "with access control on, the catalog API answers tokens that may %s every repository (scope ':%s'); user %s's token may not", action, action, p.user)
+}
+
+// tokenJSON is the token endpoint's answer (the distribution token
+// specification's, with both names of the token).
+type tokenJSON struct {
+	Token       string    `json:"token"`
+	AccessToken string    `json:"access_token"`
+	ExpiresIn   int       `json:"expires_in"`
+	IssuedAt    time.Time `json:"issued_at"`
+}
+
+// issueToken is GET /auth/token: basic credentials (user and cairn token)
+// or none, exchanged for a bearer token holding the scopes asked for that
+// the caller holds.
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
+	if s.access == nil {
+		return errcode.New(errcode.NotFound, "access control is off: no token is needed")
+	}
+	q := r.URL.Query()
+	if svc := q.Get("service"); svc != "" && svc != s.access.Service {
+		return invalidParam("service", "service %q is not this registry's (%q)", svc, s.access.Service)
+	}
+	var p principal
+	if r.Header.Get("Authorization") != "" {
+		var err error
+		if p, err = s.principalOf(r); err != nil {
+			return err
+		}
+		if p.claims != nil {
+			return errcode.New(errcode.Unauthorized, "exchange a cairn token (basic credentials), not a bearer token")
+		}
+	}
+	grants := []auth.Access{}
+	for _, sc := range q["scope"] {
+		for one := range strings.FieldsSeq(sc) {
+			a, err := auth.ParseRegistryScope(one)
+			if err != nil {
+				return invalidParam("scope", "%v", err)
+			}
+			if a.Type != "repository" {
+				continue
+			}
+			var held []string
+			for _, act := range a.Actions {
+				if act == "*" {
+					act = string(auth.Admin)
+				}
+				if s.access.may(p, a.Name, auth.Action(act)) {
+					held = append(held, act)
+				}
+			}
+			if len(held) > 0 {
+				grants = append(grants, auth.Access{Type: "repository", Name: a.Name, Actions: held})
+			}
+		}
+	}
+	tok, exp, err := s.access.Issuer.Issue(p.user, grants)
+	if err != nil {
+		return errcode.Wrap(errcode.Unknown, err, "issuing a token failed")
+	}
+	now := s.now()
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, tokenJSON{Token: tok, AccessToken: tok, ExpiresIn: int(exp.Sub(now).Seconds()), IssuedAt: now.UTC()})
+}
+
+// publicCatalog answers /v2/_catalog with the repositories the caller may
+// pull, and no others.
+func (s *Server) publicCatalog(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.principalOf(r)
+	if err != nil {
+		return err
+	}
+	res := s.forward(r)
+	if res.status != http.StatusOK {
+		return res.copyTo(w)
+	}
+	var body struct {
+		Repositories []string `json:"repositories"`
+	}
+	if err := json.Unmarshal(res.body.Bytes(), &body); err != nil {
+		return errcode.Wrap(errcode.Unknown, err, "the engine's catalog answer cannot be read")
+	}
+	visible := []string{}
+	for _, repo := range body.Repositories {
+		if s.access.may(p, repo, auth.Pull) {
+			visible = append(visible, repo)
+		}
+	}
+	body.Repositories = visible
+	for k, v := range res.header {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+// gated wraps a catalog API handler with authorizeAPI when access control
+// is on.
+func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.access != nil {
+			if err := s.authorizeAPI(w, r, action); err != nil {
+				return err
+			}
+		}
+		return h(w, r)
+	}
+}
