@@ -76,6 +76,22 @@ func TestAccess(t *testing.T) {
 	c.run("regctl", "registry", "login", h, "-u", "reader", "-p", reader)
 	mustf(t, strings.Contains(c.run("regctl", "manifest", "get", h+"/models/m:v1", "--format", "raw-body"), "weights.bin"), "regctl read")
 
+	// crane reads with the reader's login; cosign signs with the writer's
+	// and verifies with the reader's.
+	c.run("crane", "auth", "login", h, "-u", "reader", "-p", reader)
+	mustf(t, strings.Contains(c.run("crane", "manifest", "--insecure", h+"/models/m:v1"), "weights.bin"), "crane read")
+	t.Setenv("COSIGN_PASSWORD", "")
+	c.run("cosign", "generate-key-pair")
+	c.run("cosign", "login", h, "-u", "writer", "-p", writer)
+	c.run("cosign", "sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", "--allow-insecure-registry", h+"/models/m:v1")
+	c.run("cosign", "login", h, "-u", "reader", "-p", reader)
+	c.run("cosign", "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-insecure-registry", h+"/models/m:v1")
+	// (Signing models/m again would be a duplicate cosign skips: sign
+	// something new.)
+	c.run("oras", "push", "--plain-http", "-u", "writer", "-p", writer, h+"/models/n:v1", "weights.bin")
+	out, err = c.tryRun("cosign", "sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", "--allow-insecure-registry", h+"/models/n:v1")
+	mustf(t, err != nil && strings.Contains(out, "may not push"), "cosign sign with a pull-only login: %v\n%s", err, out)
+
 	// The catalog API: everything-readers only.
 	code, _, _ = do(t, http.MethodGet, c.url("/api/v1/artifacts"), nil, nil)
 	mustf(t, code == http.StatusUnauthorized, "catalog API anonymous: %d", code)
