@@ -53,6 +53,10 @@ type Manifest struct {
 	Tags []string
 	// Signatures is filled by reads; they are set with SetSignatures.
 	Signatures []Signature
+	// Owner is the user who first pushed the manifest, recorded by
+	// IndexPush when access control names one; reads leave it empty (see
+	// Store.Owner).
+	Owner string
 }
 
 // Signature is the verification record of one signature of a manifest:
@@ -84,9 +88,13 @@ type Store interface {
 	// is not a new push).
 	PutManifest(ctx context.Context, m Manifest) error
 	// IndexPush records what one manifest push stored, in one transaction:
-	// m (as PutManifest), tag pointing at it unless tag is "", and the
-	// removal of the pending mark (see MarkPending) unless it is 0.
+	// m (as PutManifest), tag pointing at it unless tag is "", m.Owner as
+	// its owner unless it has one already, and the removal of the pending
+	// mark (see MarkPending) unless it is 0.
 	IndexPush(ctx context.Context, m Manifest, tag string, pending int64) error
+	// Owner returns who owns repo@dgst ("" if nobody was recorded);
+	// ErrNotFound if the manifest is not in the catalog.
+	Owner(ctx context.Context, repo string, dgst digest.Digest) (string, error)
 	// Tag points tag at dgst in repo, moving it if it pointed elsewhere. The
 	// manifest must be in the catalog (ErrNotFound otherwise).
 	Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error

@@ -28,7 +28,9 @@ func TestAccess(t *testing.T) {
 		mustf(t, r.code == 0, "token issue: %d %s", r.code, r.stderr)
 		return strings.TrimSpace(r.stdout), strings.Fields(r.stderr)[1]
 	}
-	writer, _ := issue("writer", ":pull,push")
+	writer, _ := issue("writer", ":pull,push,delete")
+	other, _ := issue("other", ":pull,push,delete")
+	boss, _ := issue("boss", ":admin")
 	reader, readerID := issue("reader", "models/:pull")
 	cfg := filepath.Join(base, "cairn.yaml")
 	if err := os.WriteFile(cfg, []byte("auth:\n  public: [public/]\n"), 0o600); err != nil {
@@ -113,6 +115,19 @@ func TestAccess(t *testing.T) {
 	}
 	code, _, _ = do(t, http.MethodGet, c.url("/auth/token?service=elsewhere&scope=repository:models/m:pull"), nil, nil)
 	mustf(t, code == http.StatusBadRequest, "token for another service: %d", code)
+
+	// Owners: another user with the delete scope cannot delete the
+	// writer's artifact; its owner and an admin can.
+	basicOf := func(user, secret string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))}
+	}
+	code, _, body = do(t, http.MethodDelete, c.url("/v2/models/n/manifests/v1"), nil, basicOf("other", other))
+	mustf(t, code == http.StatusForbidden && strings.Contains(string(body), "belongs to writer"), "delete by another user: %d %s", code, body)
+	out, err = c.tryRun("oras", "manifest", "delete", "--force", "--plain-http", "-u", "other", "-p", other, h+"/models/n:v1")
+	mustf(t, err != nil && strings.Contains(out, "belongs to writer"), "oras delete by another user: %v\n%s", err, out)
+	c.run("oras", "manifest", "delete", "--force", "--plain-http", "-u", "writer", "-p", writer, h+"/models/n:v1")
+	c.run("oras", "push", "--plain-http", "-u", "other", "-p", other, h+"/models/o:v1", "weights.bin")
+	c.run("oras", "manifest", "delete", "--force", "--plain-http", "-u", "boss", "-p", boss, h+"/models/o:v1")
 
 	// Revocation takes effect on the next request.
 	runCLI(t, nil, "token", "revoke", readerID, "--data-dir", dataDir)

@@ -1,6 +1,7 @@
 package facade
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/auth"
@@ -209,25 +211,35 @@ func v2Actions(r *http.Request, rt v2Route) []auth.Action {
 	return []auth.Action{auth.Pull, auth.Push}
 }
 
-// authorizeV2 lets a /v2/ request through or answers why not.
-func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+type principalKey struct{}
+
+// principalFrom returns the principal authorizeV2 let through.
+func principalFrom(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
+}
+
+// authorizeV2 lets a /v2/ request through, with its principal in the
+// returned request's context, or answers why not.
+func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route) (*http.Request, error) {
 	p, err := s.principalOf(r)
 	if err != nil {
 		if errcode.As(err).Code == errcode.Unauthorized {
-			return s.challenge(w, "", "invalid_token", errcode.As(err).Message)
+			return r, s.challenge(w, "", "invalid_token", errcode.As(err).Message)
 		}
-		return err
+		return r, err
 	}
+	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 	log := s.logger(r.Context())
 	switch rt.kind {
 	case routeBase:
 		if p.anonymous() {
-			return s.challenge(w, "", "", "authentication required: log in (oras login, docker login, regctl registry login) with a cairn token")
+			return r, s.challenge(w, "", "", "authentication required: log in (oras login, docker login, regctl registry login) with a cairn token")
 		}
-		return nil
+		return r, nil
 	case routeCatalog:
 		// Anonymous callers see the public repositories (filtered below).
-		return nil
+		return r, nil
 	}
 	for _, act := range v2Actions(r, rt) {
 		if s.access.may(p, rt.name, act) {
@@ -237,11 +249,11 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		log.Info("access denied", zap.String("user", p.user), zap.String("repo", rt.name), zap.String("action", string(act)))
 		switch {
 		case p.anonymous() || (p.claims != nil && p.claims.Subject == ""):
-			return s.challenge(w, scope, "", fmt.Sprintf("authentication required to %s %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", act, rt.name))
+			return r, s.challenge(w, scope, "", fmt.Sprintf("authentication required to %s %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", act, rt.name))
 		case p.claims != nil:
-			return s.challenge(w, scope, "insufficient_scope", fmt.Sprintf("user %s may not %s %s (the token's scopes do not include it)", p.user, act, rt.name))
+			return r, s.challenge(w, scope, "insufficient_scope", fmt.Sprintf("user %s may not %s %s (the token's scopes do not include it)", p.user, act, rt.name))
 		}
-		return errcode.New(errcode.Denied, "user %s may not %s %s (the token's scopes: %s)", p.user, act, rt.name, p.scopes)
+		return r, errcode.New(errcode.Denied, "user %s may not %s %s (the token's scopes: %s)", p.user, act, rt.name, p.scopes)
 	}
 	if rt.kind == routeUploadStart && r.URL.Query().Get("from") != "" && !s.access.may(p, r.URL.Query().Get("from"), auth.Pull) {
 		// A mount from a repository the caller cannot read would hand out
@@ -250,6 +262,30 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		q.Del("mount")
 		q.Del("from")
 		r.URL.RawQuery = q.Encode()
+	}
+	return r, nil
+}
+
+// checkOwner refuses to delete repo@dgst unless the caller owns it or is
+// an admin of repo. Content pushed while access control was off has no
+// owner: the delete scope decides alone.
+func (s *Server) checkOwner(r *http.Request, repo string, dgst digest.Digest) error {
+	if s.access == nil {
+		return nil
+	}
+	p := principalFrom(r)
+	if s.access.may(p, repo, auth.Admin) {
+		return nil
+	}
+	owner, err := s.store.Owner(r.Context(), repo, dgst)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return nil // the engine answers for what the catalog does not hold
+	case err != nil:
+		return errcode.Wrap(errcode.Unavailable, err, "the owner of %s@%s cannot be checked: the catalog is unavailable; try again", repo, dgst)
+	case owner != "" && owner != p.user:
+		s.logger(r.Context()).Info("access denied: not the owner", zap.String("user", p.user), zap.String("repo", repo), zap.String("owner", owner), zap.String("action", "delete"))
+		return errcode.New(errcode.Denied, "%s@%s belongs to %s: only its owner or an admin of the repository may delete it", repo, dgst, owner)
 	}
 	return nil
 }
@@ -320,6 +356,10 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			var held []string
+			if s.access.may(p, a.Name, auth.Admin) {
+				// Admins may delete what others own: say so in the token.
+				held = append(held, string(auth.Admin))
+			}
 			for _, act := range a.Actions {
 				if act == "*" {
 					act = string(auth.Admin)

@@ -55,6 +55,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 	if err != nil {
 		return errcode.Wrap(errcode.ManifestInvalid, err, "manifest cannot be read: %v", err)
 	}
+	if s.access != nil {
+		entry.Owner = principalFrom(r).user
+	}
 	// A lineage link the catalog could not read would be lost silently.
 	if v, ok := entry.Annotations[annotations.DerivedFrom]; ok {
 		if _, err := annotations.ParseDerivedFrom(v); err != nil {
@@ -123,6 +126,21 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	log := s.logger(r.Context()).With(zap.String("repo", rt.name), zap.String("reference", rt.ref))
 	defer s.manifestLocks.lock(rt.name)()
+	if s.access != nil {
+		target := digest.Digest(rt.ref)
+		if !isDigest(rt.ref) {
+			d, err := s.store.ResolveTag(r.Context(), rt.name, rt.ref)
+			if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+				return errcode.Wrap(errcode.Unavailable, err, "the owner of %s:%s cannot be checked: the catalog is unavailable; try again", rt.name, rt.ref)
+			}
+			target = d
+		}
+		if target != "" {
+			if err := s.checkOwner(r, rt.name, target); err != nil {
+				return err
+			}
+		}
+	}
 	var plan deletePlan
 	if isDigest(rt.ref) {
 		cascade := false

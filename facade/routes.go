@@ -107,7 +107,8 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if s.access != nil {
-			if err := s.authorizeV2(w, r, rt); err != nil {
+			var err error
+			if r, err = s.authorizeV2(w, r, rt); err != nil {
 				return err
 			}
 			if rt.kind == routeCatalog {

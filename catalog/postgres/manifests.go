@@ -42,6 +42,11 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 				return err
 			}
 		}
+		if m.Owner != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO owners (repository, digest, owner) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, m.Repository, string(m.Digest), m.Owner); err != nil {
+				return err
+			}
+		}
 		if pending != 0 {
 			if _, err := tx.Exec(ctx, `DELETE FROM pending WHERE id = $1`, pending); err != nil {
 				return err

@@ -178,6 +178,17 @@ CREATE TABLE tokens (
 	revoked_at   TIMESTAMPTZ
 );
 `},
+
+	// 7: owners: the user who first pushed a manifest, gone with it.
+	{sql: `
+CREATE TABLE owners (
+	repository TEXT COLLATE "C" NOT NULL,
+	digest     TEXT COLLATE "C" NOT NULL,
+	owner      TEXT NOT NULL,
+	PRIMARY KEY (repository, digest),
+	FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+);
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

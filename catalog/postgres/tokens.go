@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog"
 )
@@ -92,4 +93,21 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("postgres: touch token %s: %w", id, err)
 	}
 	return nil
+}
+
+// Owner returns who owns a manifest.
+func (s *Store) Owner(ctx context.Context, repo string, dgst digest.Digest) (string, error) {
+	var owner *string
+	err := s.pool.QueryRow(ctx, `SELECT o.owner FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
+WHERE m.repository = $1 AND m.digest = $2`, repo, string(dgst)).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", catalog.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: owner of %s@%s: %w", repo, dgst, err)
+	}
+	if owner == nil {
+		return "", nil
+	}
+	return *owner, nil
 }

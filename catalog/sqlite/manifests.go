@@ -42,6 +42,11 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 				return err
 			}
 		}
+		if m.Owner != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO owners (repository, digest, owner) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, m.Repository, string(m.Digest), m.Owner); err != nil {
+				return err
+			}
+		}
 		if pending != 0 {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, pending); err != nil {
 				return err

@@ -189,6 +189,17 @@ CREATE TABLE tokens (
 	revoked_at   INTEGER NOT NULL DEFAULT 0
 );
 `},
+
+	// 7: owners: the user who first pushed a manifest, gone with it.
+	{sql: `
+CREATE TABLE owners (
+	repository TEXT NOT NULL,
+	digest     TEXT NOT NULL,
+	owner      TEXT NOT NULL,
+	PRIMARY KEY (repository, digest),
+	FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
+) WITHOUT ROWID;
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/cairn-dev/cairn/catalog"
 )
 
@@ -95,4 +97,18 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("sqlite: touch token %s: %w", id, err)
 	}
 	return nil
+}
+
+// Owner returns who owns a manifest.
+func (s *Store) Owner(ctx context.Context, repo string, dgst digest.Digest) (string, error) {
+	var owner sql.NullString
+	err := s.read.QueryRowContext(ctx, `SELECT o.owner FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
+WHERE m.repository = ? AND m.digest = ?`, repo, string(dgst)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", catalog.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("sqlite: owner of %s@%s: %w", repo, dgst, err)
+	}
+	return owner.String, nil
 }

@@ -62,6 +62,7 @@ var tests = []test{
 	{"LineageCycles", testLineageCycles},
 	{"Signatures", testSignatures},
 	{"Tokens", testTokens},
+	{"Owners", testOwners},
 }
 
 // Run runs the suite against the store that open returns. open is called

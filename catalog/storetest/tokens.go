@@ -66,3 +66,37 @@ func testTokens(t *testing.T, s catalog.Store) {
 	same(ts[0], a)
 	same(ts[1], b)
 }
+
+func testOwners(t *testing.T, s catalog.Store) {
+	ctx := t.Context()
+	m := image("models/a", "owned", at(0))
+	m.Owner = "ana"
+	if err := s.IndexPush(ctx, m, "v1", 0); err != nil {
+		t.Fatal(err)
+	}
+	// A re-push by someone else keeps the first owner.
+	m.Owner = "ben"
+	if err := s.IndexPush(ctx, m, "v2", 0); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.Owner(ctx, m.Repository, m.Digest); err != nil || o != "ana" {
+		t.Errorf("Owner = %q, %v; want ana", o, err)
+	}
+	unowned := image("models/a", "unowned", at(1))
+	put(t, s, unowned)
+	if o, err := s.Owner(ctx, unowned.Repository, unowned.Digest); err != nil || o != "" {
+		t.Errorf("Owner of a manifest pushed without access control = %q, %v", o, err)
+	}
+	if _, err := s.Owner(ctx, "models/a", dg("nothing")); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("Owner of a missing manifest: %v", err)
+	}
+	// The record goes with the manifest.
+	if err := s.DeleteManifest(ctx, m.Repository, m.Digest); err != nil {
+		t.Fatal(err)
+	}
+	m.Owner = ""
+	put(t, s, m)
+	if o, err := s.Owner(ctx, m.Repository, m.Digest); err != nil || o != "" {
+		t.Errorf("Owner after delete and re-push = %q, %v", o, err)
+	}
+}
