@@ -72,6 +72,15 @@ func TestAccess(t *testing.T) {
 	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("reader:"+reader))}
 	code, _, body = do(t, http.MethodDelete, c.url("/v2/models/m/manifests/v1"), nil, basic)
 	mustf(t, code == http.StatusForbidden && strings.Contains(string(body), "may not delete"), "delete with a pull-only token: %d %s", code, body)
+	// A repository outside the reader's scopes reads as unknown, exactly
+	// as one that does not exist.
+	c.run("oras", "push", "--plain-http", "-u", "writer", "-p", writer, h+"/datasets/secret:v1", "weights.bin")
+	hiddenCode, _, hiddenBody := do(t, http.MethodGet, c.url("/v2/datasets/secret/manifests/v1"), nil, basic)
+	missingCode, _, missingBody := do(t, http.MethodGet, c.url("/v2/datasets/none/manifests/v1"), nil, basic)
+	mustf(t, hiddenCode == http.StatusNotFound && missingCode == http.StatusNotFound && strings.Contains(string(hiddenBody), "NAME_UNKNOWN") &&
+		strings.Replace(string(hiddenBody), "secret", "none", -1) == string(missingBody), "hidden vs missing repository: %d %s / %d %s", hiddenCode, hiddenBody, missingCode, missingBody)
+	out, err = c.tryRun("oras", "pull", "--plain-http", "-u", "reader", "-p", reader, h+"/datasets/secret:v1", "-o", "hidden")
+	mustf(t, err != nil && !strings.Contains(out, "may not"), "oras pull of a hidden repository: %v\n%s", err, out)
 	code, _, body = do(t, http.MethodGet, c.url("/v2/_catalog"), nil, basic)
 	mustf(t, code == http.StatusOK && strings.Contains(string(body), "models/m"), "_catalog for the reader: %d %s", code, body)
 	c.regctlHost(h)
