@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,6 +138,26 @@ func TestAccess(t *testing.T) {
 	c.run("oras", "manifest", "delete", "--force", "--plain-http", "-u", "writer", "-p", writer, h+"/models/n:v1")
 	c.run("oras", "push", "--plain-http", "-u", "other", "-p", other, h+"/models/o:v1", "weights.bin")
 	c.run("oras", "manifest", "delete", "--force", "--plain-http", "-u", "boss", "-p", boss, h+"/models/o:v1")
+
+	// Tokens over the API, for admins.
+	bossAuth := basicOf("boss", boss)
+	code, _, body = do(t, http.MethodGet, c.url("/api/v1/tokens"), nil, bossAuth)
+	mustf(t, code == http.StatusOK && strings.Contains(string(body), `"user":"reader"`) && !strings.Contains(string(body), "cairn_"), "token list: %d %s", code, body)
+	code, _, _ = do(t, http.MethodGet, c.url("/api/v1/tokens"), nil, basicOf("writer", writer))
+	mustf(t, code == http.StatusForbidden, "token list by a non-admin: %d", code)
+	code, _, _ = do(t, http.MethodGet, c.url("/api/v1/tokens"), nil, nil)
+	mustf(t, code == http.StatusUnauthorized, "token list anonymous: %d", code)
+	code, _, body = do(t, http.MethodPost, c.url("/api/v1/tokens"), []byte(`{"user":"ci","scopes":["ci/:pull,push"],"expires":"1d"}`), bossAuth)
+	mustf(t, code == http.StatusCreated, "token issue over the API: %d %s", code, body)
+	var issued struct{ ID, Token string }
+	mustf(t, json.Unmarshal(body, &issued) == nil && strings.HasPrefix(issued.Token, "cairn_"), "issued: %s", body)
+	c.run("oras", "push", "--plain-http", "-u", "ci", "-p", issued.Token, h+"/ci/build:1", "weights.bin")
+	code, _, body = do(t, http.MethodPost, c.url("/api/v1/tokens"), []byte(`{"user":"ci","scopes":["ci/:fly"]}`), bossAuth)
+	mustf(t, code == http.StatusBadRequest && strings.Contains(string(body), "not an action"), "bad scope over the API: %d %s", code, body)
+	code, _, _ = do(t, http.MethodDelete, c.url("/api/v1/tokens/"+issued.ID), nil, bossAuth)
+	mustf(t, code == http.StatusOK, "token revoke over the API: %d", code)
+	out, err = c.tryRun("oras", "push", "--plain-http", "-u", "ci", "-p", issued.Token, h+"/ci/build:2", "weights.bin")
+	mustf(t, err != nil, "a token revoked over the API still pushes:\n%s", out)
 
 	// Revocation takes effect on the next request.
 	runCLI(t, nil, "token", "revoke", readerID, "--data-dir", dataDir)

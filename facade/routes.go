@@ -71,6 +71,8 @@ func (s *Server) routes() http.Handler {
 	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.blobUses))).Methods(get...)
 	r.PathPrefix("/api/v1/lineage/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.lineage))).Methods(get...)
 	r.Handle("/api/v1/trust", s.adaptAPI("api", s.gated(auth.Pull, s.apiTrust))).Methods(get...)
+	r.Handle("/api/v1/tokens", s.adaptAPI("tokens", s.tokens)).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
+	r.PathPrefix("/api/v1/tokens/").Handler(s.adaptAPI("tokens", s.revokeToken)).Methods(http.MethodDelete)
 	r.Handle("/api/v1/events", s.adaptAPI("events", s.gated(auth.Admin, s.postEvent))).Methods(http.MethodPost)
 	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.gated(auth.Pull, s.resolveQuery))).Methods(get...)
 	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.gated(auth.Pull, s.resolvePath))).Methods(get...)

@@ -1,0 +1,128 @@
+package facade
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cairn-dev/cairn/auth"
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/errcode"
+)
+
+// tokenInfoJSON is a token as /api/v1/tokens lists it: never its secret.
+type tokenInfoJSON struct {
+	ID         string     `json:"id"`
+	User       string     `json:"user"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func toTokenInfo(t catalog.Token) tokenInfoJSON {
+	return tokenInfoJSON{ID: t.ID, User: t.User, Scopes: strings.Fields(t.Scopes), CreatedAt: t.CreatedAt,
+		ExpiresAt: timeOrNil(t.ExpiresAt), LastUsedAt: timeOrNil(t.LastUsedAt), RevokedAt: timeOrNil(t.RevokedAt)}
+}
+
+// adminOnly answers unless the caller may administer every repository;
+// with access control off there are no tokens to manage over HTTP (an
+// open server would hand them to anyone).
+func (s *Server) adminOnly(w http.ResponseWriter, r *http.Request) error {
+	if s.access == nil {
+		return errcode.New(errcode.NotFound, "access control is off: tokens are managed with cairn token on the server's machine")
+	}
+	return s.authorizeAPI(w, r, auth.Admin)
+}
+
+// tokens is /api/v1/tokens: GET lists, POST issues.
+func (s *Server) tokens(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newParams(r.URL); err != nil {
+		return err
+	}
+	if err := s.adminOnly(w, r); err != nil {
+		return err
+	}
+	if r.Method != http.MethodPost {
+		ts, err := s.store.Tokens(r.Context())
+		if err != nil {
+			return catalogUnavailable(err)
+		}
+		out := struct {
+			Tokens []tokenInfoJSON `json:"tokens"`
+		}{Tokens: []tokenInfoJSON{}}
+		for _, t := range ts {
+			out.Tokens = append(out.Tokens, toTokenInfo(t))
+		}
+		return writeJSON(w, http.StatusOK, out)
+	}
+	var req struct {
+		User    string   `json:"user"`
+		Scopes  []string `json:"scopes"`
+		Expires string   `json:"expires"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return invalidParam("body", "the body is not {\"user\":…,\"scopes\":[…],\"expires\":…}: %v", err)
+	}
+	var scopes auth.Scopes
+	for _, sc := range req.Scopes {
+		p, err := auth.ParseScope(sc)
+		if err != nil {
+			return invalidParam("scopes", "%v", err)
+		}
+		scopes = append(scopes, p)
+	}
+	if req.Expires == "" {
+		req.Expires = "90d"
+	}
+	ttl, err := auth.ParseTTL(req.Expires)
+	if err != nil {
+		return invalidParam("expires", "%v", err)
+	}
+	secret, tok, err := auth.NewToken(req.User, scopes, s.now(), ttl)
+	if err != nil {
+		return invalidParam("user", "%v", err)
+	}
+	ct := catalog.Token{ID: tok.ID, User: tok.User, Scopes: tok.Scopes.String(), Hash: tok.Hash, CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt}
+	if err := s.store.CreateToken(r.Context(), ct); err != nil {
+		return catalogUnavailable(err)
+	}
+	out := struct {
+		tokenInfoJSON
+		Token string `json:"token"`
+	}{toTokenInfo(ct), secret}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+// revokeToken is DELETE /api/v1/tokens/{id}.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	if _, err := newParams(r.URL); err != nil {
+		return err
+	}
+	if err := s.adminOnly(w, r); err != nil {
+		return err
+	}
+	id := strings.TrimPrefix(r.URL.Path, "/api/v1/tokens/")
+	err := s.store.RevokeToken(r.Context(), id, s.now())
+	if errors.Is(err, catalog.ErrNotFound) {
+		return errcode.New(errcode.NotFound, "no token has id %q; GET /api/v1/tokens lists them", id)
+	}
+	if err != nil {
+		return catalogUnavailable(err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+}
