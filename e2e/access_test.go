@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/signing"
 )
 
 // TestAccess turns access control on and drives it with oras, regctl and
@@ -33,8 +35,17 @@ func TestAccess(t *testing.T) {
 	other, _ := issue("other", ":pull,push,delete")
 	boss, _ := issue("boss", ":admin")
 	reader, readerID := issue("reader", "models/:pull")
+	// A signing key, and a prefix that requires signatures by it.
+	priv, pub, err := signing.GenerateKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDir := t.TempDir()
+	writeFile(t, keyDir, "release.key", priv)
+	writeFile(t, keyDir, "release.pub", pub)
 	cfg := filepath.Join(base, "cairn.yaml")
-	if err := os.WriteFile(cfg, []byte("auth:\n  public: [public/]\n"), 0o600); err != nil {
+	conf := "auth:\n  public: [public/]\ntrust:\n  - {prefix: signed/, require_signature: true, keys: [" + filepath.Join(keyDir, "release.pub") + "]}\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := &cairn{t: t, dataDir: dataDir, workDir: t.TempDir(), args: []string{"--config", cfg, "--auth"}}
@@ -138,6 +149,18 @@ func TestAccess(t *testing.T) {
 	c.run("oras", "manifest", "delete", "--force", "--plain-http", "-u", "writer", "-p", writer, h+"/models/n:v1")
 	c.run("oras", "push", "--plain-http", "-u", "other", "-p", other, h+"/models/o:v1", "weights.bin")
 	c.run("oras", "manifest", "delete", "--force", "--plain-http", "-u", "boss", "-p", boss, h+"/models/o:v1")
+
+	// Where signatures are required, the owner may still read (and so
+	// sign with cosign) what they pushed; others may not until it is
+	// signed.
+	c.run("oras", "push", "--plain-http", "-u", "writer", "-p", writer, h+"/signed/model:v1", "weights.bin")
+	out, err = c.tryRun("oras", "pull", "--plain-http", "-u", "other", "-p", other, h+"/signed/model:v1", "-o", "unsigned")
+	mustf(t, err != nil && strings.Contains(out, "require_signature"), "unsigned pull by another user: %v\n%s", err, out)
+	c.run("oras", "pull", "--plain-http", "-u", "writer", "-p", writer, h+"/signed/model:v1", "-o", "own")
+	t.Setenv("COSIGN_PASSWORD", "")
+	c.run("cosign", "login", h, "-u", "writer", "-p", writer)
+	c.run("cosign", "sign", "--key", filepath.Join(keyDir, "release.key"), "--tlog-upload=false", "--yes", "--allow-insecure-registry", h+"/signed/model:v1")
+	c.run("oras", "pull", "--plain-http", "-u", "other", "-p", other, h+"/signed/model:v1", "-o", "signed")
 
 	// Tokens over the API, for admins.
 	bossAuth := basicOf("boss", boss)
