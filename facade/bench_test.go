@@ -292,3 +292,19 @@ func digestOf(p []byte) string {
 	sum := sha256.Sum256(p)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// BenchmarkSmallBlobGet measures one 4 KiB blob GET over a keep-alive
+// connection, from the engine alone and through the façade (which serves
+// filesystem blobs from their files).
+func BenchmarkSmallBlobGet(b *testing.B) {
+	for target, base := range benchServers(b) {
+		p, dgst := blob(4096, 11)
+		push(b, base, "bench/small", p, dgst)
+		b.Run(target, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				pull(b, base, "bench/small", dgst, len(p))
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -72,4 +74,27 @@ func (e *Engine) RepositoryExists(ctx context.Context, repo string) (bool, error
 		return false, fmt.Errorf("embedded engine: repository %s: %w", repo, err)
 	}
 	return true, nil
+}
+
+// OpenBlob opens the bytes of blob d of repo straight from the filesystem
+// storage, following the repository's link as the library does (a blob not
+// linked in repo is not served from it). ok is false when the engine must
+// answer instead: another storage driver, no link, no data.
+func (e *Engine) OpenBlob(repo string, d digest.Digest) (f *os.File, ok bool) {
+	if e.fsRoot == "" || d.Validate() != nil {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(e.fsRoot, filepath.FromSlash(blobLinkPath(repo, d))))
+	if err != nil {
+		return nil, false
+	}
+	canonical, err := digest.Parse(strings.TrimSpace(string(b)))
+	if err != nil || canonical.Algorithm() != digest.SHA256 {
+		return nil, false
+	}
+	f, err = os.Open(filepath.Join(e.fsRoot, filepath.FromSlash(blobDataPath(canonical))))
+	if err != nil {
+		return nil, false
+	}
+	return f, true
 }

@@ -52,6 +52,9 @@ type Engine struct {
 	driver   storagedriver.StorageDriver
 	registry distribution.Namespace
 	log      *zap.Logger
+	// fsRoot is the filesystem driver's root directory, "" for other
+	// drivers: blobs there are served straight from their files.
+	fsRoot string
 }
 
 var (
@@ -114,7 +117,15 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine: registry: %w", err)
 	}
-	return &Engine{app: app, driver: driver, registry: reg, log: log}, nil
+	e = &Engine{app: app, driver: driver, registry: reg, log: log}
+	if st.Type() == "filesystem" {
+		root, _ := st.Parameters()["rootdirectory"].(string)
+		if root == "" {
+			root = "/var/lib/registry" // the driver's own default
+		}
+		e.fsRoot = root
+	}
+	return e, nil
 }
 
 // loadSecret reads the upload secret, creating it on first use.
