@@ -175,6 +175,15 @@ func TestAccess(t *testing.T) {
 	var issued struct{ ID, Token string }
 	mustf(t, json.Unmarshal(body, &issued) == nil && strings.HasPrefix(issued.Token, "cairn_"), "issued: %s", body)
 	c.run("oras", "push", "--plain-http", "-u", "ci", "-p", issued.Token, h+"/ci/build:1", "weights.bin")
+	// Dedupe never hands out a blob from a repository the caller cannot
+	// read: the secret dataset's blob stays unknown to ci/.
+	writeFile(t, c.workDir, "secret.bin", []byte("secret rows"))
+	c.run("oras", "push", "--plain-http", "-u", "writer", "-p", writer, h+"/datasets/secret:v2", "secret.bin")
+	secretBlob := digest.FromBytes([]byte("secret rows")).String()
+	code, _, _ = do(t, http.MethodHead, c.url("/v2/ci/build/blobs/"+secretBlob), nil, basicOf("ci", issued.Token))
+	mustf(t, code == http.StatusNotFound, "HEAD of another repository's blob by a caller who cannot read it: %d", code)
+	code, _, _ = do(t, http.MethodHead, c.url("/v2/models/x/blobs/"+secretBlob), nil, basicOf("writer", writer))
+	mustf(t, code == http.StatusOK, "HEAD by a caller who reads both repositories: %d", code)
 	code, _, body = do(t, http.MethodPost, c.url("/api/v1/tokens"), []byte(`{"user":"ci","scopes":["ci/:fly"]}`), bossAuth)
 	mustf(t, code == http.StatusBadRequest && strings.Contains(string(body), "not an action"), "bad scope over the API: %d %s", code, body)
 	code, _, _ = do(t, http.MethodDelete, c.url("/api/v1/tokens/"+issued.ID), nil, bossAuth)

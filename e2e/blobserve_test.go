@@ -40,6 +40,19 @@ func TestBlobReads(t *testing.T) {
 	code, _, body = do(t, http.MethodGet, c.url("/v2/data/b/blobs/"+d.String()), nil, nil)
 	mustf(t, code == http.StatusNotFound && strings.Contains(string(body), "BLOB_UNKNOWN"), "GET from a repository without the blob: %d %s", code, body)
 
+	// A blob some manifest uses is found by a HEAD in any repository,
+	// which then holds it (no bytes move); one no manifest uses is not.
+	m := imageManifest(t, base, "data/a", content, nil, nil)
+	code, err := putManifest(base, "data/a", "v1", m)
+	mustf(t, err == nil && code == http.StatusCreated, "manifest: %d %v", code, err)
+	code, h, _ = do(t, http.MethodHead, c.url("/v2/data/c/blobs/"+d.String()), nil, nil)
+	mustf(t, code == http.StatusOK && h.Get("Content-Length") == strconv.Itoa(len(content)), "HEAD of a blob held by another repository: %d", code)
+	code, _, body = do(t, http.MethodGet, c.url("/v2/data/c/blobs/"+d.String()), nil, nil)
+	mustf(t, code == http.StatusOK && string(body) == string(content), "GET after the dedupe: %d", code)
+	loose := pushBlob(t, base, "data/a", []byte("no manifest uses this"))
+	code, _, _ = do(t, http.MethodHead, c.url("/v2/data/d/blobs/"+loose.String()), nil, nil)
+	mustf(t, code == http.StatusNotFound, "HEAD of a blob no manifest uses, in another repository: %d", code)
+
 	// Deleted: gone from the repository.
 	code, _, body = do(t, http.MethodDelete, u, nil, nil)
 	mustf(t, code == http.StatusAccepted, "DELETE: %d %s", code, body)

@@ -2,6 +2,7 @@ package facade
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/errcode"
 )
 
@@ -19,7 +21,11 @@ import (
 // set here to the digest the client asked for.
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	if o, ok := s.engine.(blobOpener); ok {
-		if f, ok := o.OpenBlob(rt.name, digest.Digest(rt.ref)); ok {
+		f, ok := o.OpenBlob(rt.name, digest.Digest(rt.ref))
+		if !ok && r.Method == http.MethodHead {
+			f, ok = s.dedupe(r, o, rt.name, digest.Digest(rt.ref))
+		}
+		if ok {
 			defer f.Close()
 			h := w.Header()
 			h.Set("Content-Type", "application/octet-stream")
@@ -178,4 +184,47 @@ func errNameUnknown(repo string) error {
 // that the façade serves it without the engine's per-request buffers.
 type blobOpener interface {
 	OpenBlob(repo string, d digest.Digest) (*os.File, bool)
+}
+
+// dedupe answers a HEAD for a blob the repository lacks but another one
+// the caller may read holds: it links the blob into the repository (as a
+// mount would), so a client about to upload it finds it there and moves no
+// bytes. Catalog-known blobs only (those some manifest uses); with access
+// control on, only for callers who may push to the repository and read the
+// other.
+func (s *Server) dedupe(r *http.Request, o blobOpener, repo string, d digest.Digest) (*os.File, bool) {
+	l, ok := s.engine.(blobLinker)
+	if !ok || d.Algorithm() != digest.SHA256 {
+		return nil, false
+	}
+	if s.access != nil && !s.access.may(principalFrom(r), repo, auth.Push) {
+		return nil, false
+	}
+	uses, err := s.store.BlobUses(r.Context(), d, 20)
+	if err != nil {
+		return nil, false
+	}
+	for _, u := range uses {
+		if u.Repository == repo || (s.access != nil && !s.access.may(principalFrom(r), u.Repository, auth.Pull)) {
+			continue
+		}
+		src, ok := o.OpenBlob(u.Repository, d)
+		if !ok {
+			continue
+		}
+		src.Close()
+		if err := l.LinkBlob(r.Context(), repo, d); err != nil {
+			s.logger(r.Context()).Warn("linking a blob held elsewhere", zap.String("repo", repo), zap.Stringer("digest", d), zap.Error(err))
+			return nil, false
+		}
+		s.logger(r.Context()).Info("blob linked from another repository", zap.String("repo", repo), zap.String("from", u.Repository), zap.Stringer("digest", d))
+		return o.OpenBlob(repo, d)
+	}
+	return nil, false
+}
+
+// blobLinker is what an engine that can link a stored blob into another
+// repository offers.
+type blobLinker interface {
+	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
 }

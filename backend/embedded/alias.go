@@ -98,3 +98,19 @@ func (e *Engine) OpenBlob(repo string, d digest.Digest) (f *os.File, ok bool) {
 	}
 	return f, true
 }
+
+// LinkBlob makes repo hold the blob d that storage already has (as a mount
+// does), and reports whether it could: the blob must be sha256 and its data
+// present.
+func (e *Engine) LinkBlob(ctx context.Context, repo string, d digest.Digest) error {
+	if d.Algorithm() != digest.SHA256 || d.Validate() != nil {
+		return fmt.Errorf("embedded engine: link %s: only sha256 blobs are linked", d)
+	}
+	if _, err := e.driver.Stat(ctx, blobDataPath(d)); err != nil {
+		return fmt.Errorf("embedded engine: link %s: %w", d, err)
+	}
+	if err := e.driver.PutContent(ctx, blobLinkPath(repo, d), []byte(d.String())); err != nil {
+		return fmt.Errorf("embedded engine: link blob %s into %s: %w", d, repo, err)
+	}
+	return nil
+}
