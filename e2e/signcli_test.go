@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -157,22 +152,4 @@ func referrersOfDigest(t *testing.T, c *cairn, repo string, d digest.Digest) []s
 		out = append(out, m.Digest)
 	}
 	return out
-}
-
-// runCLIIn is runCLI in directory dir.
-func runCLIIn(t *testing.T, dir string, env []string, args ...string) cliResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "CAIRN_SERVER="), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("cairn %s: %v", strings.Join(args, " "), err)
-	}
-	return cliResult{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 }

@@ -32,6 +32,16 @@ registry's token flow and per-route checks that use them come next.`,
 	return cmd
 }
 
+// withCatalog runs fn with the catalog the serve settings of cmd name.
+func withCatalog(cmd *cobra.Command, fv *flagValues, fn func(catalog.Store) error) error {
+	store, err := openCatalog(cmd, fv)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(store)
+}
+
 // openCatalog opens the catalog the serve settings of cmd name.
 func openCatalog(cmd *cobra.Command, fv *flagValues) (catalog.Store, error) {
 	cfg, err := fv.load(cmd.Flags())
@@ -81,12 +91,10 @@ func newTokenIssueCmd() *cobra.Command {
 		if err != nil {
 			return usageError{err}
 		}
-		store, err := openCatalog(cmd, fv)
+		err = withCatalog(cmd, fv, func(store catalog.Store) error {
+			return store.CreateToken(cmd.Context(), catalog.Token{ID: tok.ID, User: tok.User, Scopes: tok.Scopes.String(), Hash: tok.Hash, CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt})
+		})
 		if err != nil {
-			return err
-		}
-		defer store.Close()
-		if err := store.CreateToken(cmd.Context(), catalog.Token{ID: tok.ID, User: tok.User, Scopes: tok.Scopes.String(), Hash: tok.Hash, CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt}); err != nil {
 			return err
 		}
 		out := cmd.OutOrStdout()
@@ -109,12 +117,11 @@ func newTokenListCmd() *cobra.Command {
 	}
 	fv := addServeFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		store, err := openCatalog(cmd, fv)
-		if err != nil {
+		var ts []catalog.Token
+		err := withCatalog(cmd, fv, func(store catalog.Store) (err error) {
+			ts, err = store.Tokens(cmd.Context())
 			return err
-		}
-		defer store.Close()
-		ts, err := store.Tokens(cmd.Context())
+		})
 		if err != nil {
 			return err
 		}
@@ -146,12 +153,9 @@ func newTokenRevokeCmd() *cobra.Command {
 	}
 	fv := addServeFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		store, err := openCatalog(cmd, fv)
-		if err != nil {
-			return err
-		}
-		defer store.Close()
-		err = store.RevokeToken(cmd.Context(), args[0], time.Now())
+		err := withCatalog(cmd, fv, func(store catalog.Store) error {
+			return store.RevokeToken(cmd.Context(), args[0], time.Now())
+		})
 		if errors.Is(err, catalog.ErrNotFound) {
 			return fmt.Errorf("no token has id %q; cairn token list shows them%.0w", args[0], client.ErrNotFound)
 		}
