@@ -30,7 +30,7 @@ stamp = $(TOOLS_DIR)/stamps/$(subst /,_,$(1))
 
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all build run test test-short lint staticcheck vulncheck fmt vet tools lint-tools conformance bench clean
+.PHONY: all build run test test-short lint staticcheck vulncheck fmt vet tools lint-tools conformance bench bench-e2e clean
 
 all: fmt vet lint test
 
@@ -52,6 +52,12 @@ conformance: build tools
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./facade/
+
+# The engine against zot with real oras, side by side: needs ZOT_BIN (a zot
+# binary built outside this tree); ROUNDS rounds, best of them.
+ROUNDS ?= 5
+bench-e2e: build tools
+	CAIRN_BIN=$(CURDIR)/bin/cairn $(GO) test -run '^$$' -bench EngineVsZot -benchtime $(ROUNDS)x -timeout 60m ./e2e/
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
