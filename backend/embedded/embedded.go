@@ -83,6 +83,17 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	if st.Type() == "" {
 		st["filesystem"] = configuration.Parameters{"rootdirectory": filepath.Join(cfg.DataDir, "storage")}
 	}
+	fsRoot := ""
+	if st.Type() == "filesystem" {
+		params := st.Parameters()
+		if fsRoot, _ = params["rootdirectory"].(string); fsRoot == "" {
+			fsRoot = defaultFSRoot
+		}
+		// The same storage, written by the driver that skips syncing
+		// uploads' bookkeeping (see fastDriver).
+		delete(st, "filesystem")
+		st[fastDriverName] = params
+	}
 	st["delete"] = configuration.Parameters{"enabled": true}
 	// The façade serves bytes itself; redirects to a storage URL would hand
 	// clients a second host to reach.
@@ -117,15 +128,7 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine: registry: %w", err)
 	}
-	e = &Engine{app: app, driver: driver, registry: reg, log: log}
-	if st.Type() == "filesystem" {
-		root, _ := st.Parameters()["rootdirectory"].(string)
-		if root == "" {
-			root = "/var/lib/registry" // the driver's own default
-		}
-		e.fsRoot = root
-	}
-	return e, nil
+	return &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot}, nil
 }
 
 // loadSecret reads the upload secret, creating it on first use.
