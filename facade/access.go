@@ -248,9 +248,11 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		scope := fmt.Sprintf("repository:%s:%s", rt.name, strings.Join(actionNames(v2Actions(r, rt)), ","))
 		log.Info("access denied", zap.String("user", p.user), zap.String("repo", rt.name), zap.String("action", string(act)))
 		switch {
-		case act == auth.Pull && !p.anonymous() && !(p.claims != nil && p.claims.Subject == ""):
+		case act == auth.Pull && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !p.anonymous() && !(p.claims != nil && p.claims.Subject == ""):
 			// A repository the caller may not read is not there, as far
-			// as they can tell: the same answer as for one that is not.
+			// as their reads can tell: the same answer as for one that is
+			// not. (A write is refused as a write: they named the
+			// repository themselves.)
 			return r, errNameUnknown(rt.name)
 		case p.anonymous() || (p.claims != nil && p.claims.Subject == ""):
 			return r, s.challenge(w, scope, "", fmt.Sprintf("authentication required to %s %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", act, rt.name))

@@ -17,9 +17,9 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlite"
 )
 
-// accessServer is a façade with access control over a real engine and
-// SQLite catalog, and an API token of user ana.
-func accessServer(tb testing.TB) (*Server, string) {
+// newAccessServer is a façade with access control over a real engine and
+// SQLite catalog, anonymous pulls allowed under public.
+func newAccessServer(tb testing.TB, public ...string) (*Server, catalog.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -38,17 +38,36 @@ func accessServer(tb testing.TB) (*Server, string) {
 		tb.Fatal(err)
 	}
 	s, err := New(zap.NewNop(), eng, st, WithAccess(&Access{
-		Issuer: auth.NewIssuer(key, "cairn", "cairn", 5*time.Minute), Realm: "http://cairn.test/auth/token", Service: "cairn", TokenTTL: 5 * time.Minute,
+		Issuer: auth.NewIssuer(key, "cairn", "cairn", 5*time.Minute), Realm: "http://cairn.test/auth/token", Service: "cairn", TokenTTL: 5 * time.Minute, Public: public,
 	}))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	scopes, _ := auth.ParseScopes("models/:pull")
-	secret, tok, _ := auth.NewToken("ana", scopes, time.Now(), 0)
-	if err := st.CreateToken(ctx, catalog.Token{ID: tok.ID, User: tok.User, Scopes: tok.Scopes.String(), Hash: tok.Hash, CreatedAt: tok.CreatedAt}); err != nil {
+	return s, st
+}
+
+// issue stores a token for user with scopes, expiring at expires (zero:
+// never), and returns its secret.
+func issue(tb testing.TB, st catalog.Store, user, scopes string, expires time.Time) string {
+	tb.Helper()
+	ss, err := auth.ParseScopes(scopes)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return s, secret
+	secret, tok, err := auth.NewToken(user, ss, time.Now().Add(-time.Hour), 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.CreateToken(context.Background(), catalog.Token{ID: tok.ID, User: tok.User, Scopes: tok.Scopes.String(), Hash: tok.Hash, CreatedAt: tok.CreatedAt, ExpiresAt: expires}); err != nil {
+		tb.Fatal(err)
+	}
+	return secret
+}
+
+// accessServer is newAccessServer with an API token of user ana.
+func accessServer(tb testing.TB) (*Server, string) {
+	s, st := newAccessServer(tb)
+	return s, issue(tb, st, "ana", "models/:pull", time.Time{})
 }
 
 // BenchmarkCredentialCheck measures reading a request's credentials, after
