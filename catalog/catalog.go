@@ -54,9 +54,10 @@ type Manifest struct {
 	// Signatures is filled by reads; they are set with SetSignatures.
 	Signatures []Signature
 	// Owner is the user who first pushed the manifest, recorded by
-	// IndexPush when access control names one; reads leave it empty (see
-	// Store.Owner).
-	Owner string
+	// IndexPush when access control names one ("" for nobody), and
+	// Visibility its state (see SetVisibility). Reads fill both.
+	Owner      string
+	Visibility Visibility
 }
 
 // Signature is the verification record of one signature of a manifest:
@@ -88,13 +89,19 @@ type Store interface {
 	// is not a new push).
 	PutManifest(ctx context.Context, m Manifest) error
 	// IndexPush records what one manifest push stored, in one transaction:
-	// m (as PutManifest), tag pointing at it unless tag is "", m.Owner as
-	// its owner unless it has one already, and the removal of the pending
-	// mark (see MarkPending) unless it is 0.
+	// m (as PutManifest), tag pointing at it unless tag is "", m.Owner and
+	// m.Visibility unless the manifest has an owner or a state already, and
+	// the removal of the pending mark (see MarkPending) unless it is 0.
 	IndexPush(ctx context.Context, m Manifest, tag string, pending int64) error
-	// Owner returns who owns repo@dgst ("" if nobody was recorded);
-	// ErrNotFound if the manifest is not in the catalog.
-	Owner(ctx context.Context, repo string, dgst digest.Digest) (string, error)
+	// Ownership returns who owns repo@dgst ("" if nobody was recorded) and
+	// its visibility; ErrNotFound if the manifest is not in the catalog.
+	Ownership(ctx context.Context, repo string, dgst digest.Digest) (owner string, vis Visibility, err error)
+	// SetVisibility records the visibility of repo@dgst, keeping its
+	// owner; ErrNotFound if the manifest is not in the catalog. Callers
+	// keep to the ladder: the store records what it is given.
+	SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis Visibility) error
+	// VisibleTags lists the tags of repo whose manifests v sees, sorted.
+	VisibleTags(ctx context.Context, repo string, v *Viewer) ([]string, error)
 	// Tag points tag at dgst in repo, moving it if it pointed elsewhere. The
 	// manifest must be in the catalog (ErrNotFound otherwise).
 	Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error

@@ -44,6 +44,8 @@ type Query struct {
 	// unbounded.
 	PushedAfter  time.Time
 	PushedBefore time.Time
+	// Viewer, when set, keeps the artifacts it sees (Viewer.Sees).
+	Viewer *Viewer
 }
 
 // SortField is what artifacts are ordered by. Ties are broken by
@@ -115,6 +117,9 @@ type BlobUse struct {
 	MediaType  string
 	Size       int64
 	Title      string
+	// Owner and Visibility are the manifest's (see Manifest).
+	Owner      string
+	Visibility Visibility
 }
 
 // Querier answers the catalog API's questions. Both stores implement it
@@ -124,8 +129,10 @@ type Querier interface {
 	// starting after the cursor (nil for the first page).
 	Artifacts(ctx context.Context, q Query, s Sort, limit int, after *Cursor) (ArtifactPage, error)
 	// RepositorySummaries lists repositories whose names start with prefix,
-	// by name, after the name after ("" for the first page), up to limit.
-	RepositorySummaries(ctx context.Context, prefix, after string, limit int) ([]RepositorySummary, error)
+	// by name, after the name after ("" for the first page), up to limit,
+	// counting only the artifacts v sees and listing only repositories
+	// where it sees one (v nil: all).
+	RepositorySummaries(ctx context.Context, prefix, after string, v *Viewer, limit int) ([]RepositorySummary, error)
 	// AnnotationKeys counts, for each annotation key, the artifacts
 	// matching q that have it; most used first, then by key; up to limit.
 	AnnotationKeys(ctx context.Context, q Query, limit int) ([]Count, error)
@@ -133,6 +140,7 @@ type Querier interface {
 	// matching q that have it; most used first, then by value; up to limit.
 	AnnotationValues(ctx context.Context, key string, q Query, limit int) ([]Count, error)
 	// BlobUses lists where a blob is used, by repository then manifest; up
-	// to limit. An unknown blob has no uses (not an error).
-	BlobUses(ctx context.Context, dgst digest.Digest, limit int) ([]BlobUse, error)
+	// to limit; only in repo unless it is "", and only in the manifests v
+	// sees (v nil: all). An unknown blob has no uses (not an error).
+	BlobUses(ctx context.Context, dgst digest.Digest, repo string, v *Viewer, limit int) ([]BlobUse, error)
 }

@@ -68,8 +68,24 @@ type Auth struct {
 	// SigningKey is the PEM P-256 key bearer tokens are signed with,
 	// created on first start; default DATA_DIR/token-signing.key.
 	SigningKey string `yaml:"signing_key"`
-	// Public lists repository prefixes anyone may pull without a token.
+	// Public lists repository prefixes anyone may pull without a token
+	// (short for prefixes with visibility public).
 	Public []string `yaml:"public"`
+	// Prefixes set the visibility of repositories by prefix (the longest
+	// that matches wins) and whether new pushes there start staged.
+	Prefixes []PrefixRule `yaml:"prefixes"`
+}
+
+// PrefixRule is the access policy of the repositories under one prefix.
+type PrefixRule struct {
+	// Prefix selects repositories by the start of their names; "" is all.
+	Prefix string `yaml:"prefix"`
+	// Visibility of what is pushed there: "public" (anyone may pull) or
+	// "private" (the default: tokens that may pull).
+	Visibility string `yaml:"visibility"`
+	// Staging makes every new push staged: seen by its owner and admins
+	// only until promoted.
+	Staging bool `yaml:"staging"`
 }
 
 // TrustRule is the trust policy of the repositories under one prefix.
@@ -196,6 +212,16 @@ func (c *Config) Validate() error {
 		}
 		if c.Auth.TokenTTL <= 0 {
 			errs = append(errs, errors.New("auth.token_ttl must be positive"))
+		}
+		seen := map[string]bool{}
+		for _, p := range c.Auth.Prefixes {
+			if p.Visibility != "" && p.Visibility != "public" && p.Visibility != "private" {
+				errs = append(errs, fmt.Errorf("auth.prefixes: prefix %q has visibility %q; give public or private (staged and unlisted are per artifact)", p.Prefix, p.Visibility))
+			}
+			if seen[p.Prefix] {
+				errs = append(errs, fmt.Errorf("auth.prefixes: prefix %q is given twice", p.Prefix))
+			}
+			seen[p.Prefix] = true
 		}
 		if c.Auth.SigningKey == "" {
 			c.Auth.SigningKey = filepath.Join(c.DataDir, "token-signing.key")

@@ -52,6 +52,7 @@ var (
 var (
 	InvalidParameter = Code{"INVALID_PARAMETER", http.StatusBadRequest}
 	NotFound         = Code{"NOT_FOUND", http.StatusNotFound}
+	Conflict         = Code{"CONFLICT", http.StatusConflict}
 	BodyTooLarge     = Code{"TOO_LARGE", http.StatusRequestEntityTooLarge}
 	Internal         = Code{"INTERNAL", http.StatusInternalServerError}
 )

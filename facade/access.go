@@ -3,7 +3,6 @@ package facade
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,8 +27,9 @@ type Access struct {
 	// Realm is the token endpoint's URL, as configured (never built from
 	// a request), and Service the name tokens are issued for.
 	Realm, Service string
-	// Public lists the repository prefixes anonymous callers may pull.
-	Public []string
+	// Prefixes are the visibility rules of repositories by prefix; the
+	// longest that matches wins. Repositories no rule matches are private.
+	Prefixes []PrefixRule
 	// TokenTTL is how long an issued bearer token is good for.
 	TokenTTL time.Duration
 
@@ -76,19 +76,106 @@ type principal struct {
 
 func (p principal) anonymous() bool { return p.user == "" && p.claims == nil }
 
-// may reports whether p may do action on repo.
+// unnamed reports whether p is nobody in particular: anonymous, or holding
+// the anonymous bearer token of the token flow.
+func (p principal) unnamed() bool { return p.user == "" }
+
+// may reports whether p may do action on repo: by their credentials, or
+// (to pull) because the repository is public.
 func (a *Access) may(p principal, repo string, action auth.Action) bool {
-	if action == auth.Pull && a.public(repo) {
-		return true
-	}
+	return (action == auth.Pull && a.public(repo)) || a.holds(p, repo, action)
+}
+
+// holds reports whether p's credentials grant action on repo, whatever
+// the repository's rule.
+func (a *Access) holds(p principal, repo string, action auth.Action) bool {
 	if p.claims != nil {
 		return p.claims.Allows(repo, action)
 	}
 	return p.scopes.Allows(repo, action)
 }
 
-func (a *Access) public(repo string) bool {
-	return slices.ContainsFunc(a.Public, func(p string) bool { return strings.HasPrefix(repo, p) })
+// PrefixRule is the access policy of the repositories under a prefix.
+type PrefixRule struct {
+	Prefix string
+	// Public: anyone may pull what has no state of its own.
+	Public bool
+	// Staging: new pushes start staged.
+	Staging bool
+}
+
+// rule returns the rule of repo: the longest matching prefix's (the last
+// given among equals), or the private default.
+func (a *Access) rule(repo string) PrefixRule {
+	best, found := PrefixRule{}, false
+	for _, r := range a.Prefixes {
+		if strings.HasPrefix(repo, r.Prefix) && (!found || len(r.Prefix) >= len(best.Prefix)) {
+			best, found = r, true
+		}
+	}
+	return best
+}
+
+func (a *Access) public(repo string) bool { return a.rule(repo).Public }
+
+// publicSet is the repositories public by configuration, as a set the
+// catalog can query: public prefixes, except the longer private ones
+// under them.
+func (a *Access) publicSet() catalog.RepoSet {
+	var set catalog.RepoSet
+	for _, r := range a.Prefixes {
+		if r.Public {
+			set.Prefixes = append(set.Prefixes, r.Prefix)
+		} else {
+			set.Except = append(set.Except, r.Prefix)
+		}
+	}
+	return set
+}
+
+// effective is the visibility an artifact of repo in state vis has: its
+// own, or its repository's.
+func (a *Access) effective(repo string, vis catalog.Visibility) catalog.Visibility {
+	if vis != catalog.Inherit {
+		return vis
+	}
+	if a.public(repo) {
+		return catalog.Public
+	}
+	return catalog.Private
+}
+
+// viewer is what p sees, for the catalog's queries; nil for an admin of
+// every repository. byDigest: p names the artifact by its digest.
+func (a *Access) viewer(p principal, byDigest bool) *catalog.Viewer {
+	v := &catalog.Viewer{User: p.user, Public: a.publicSet(), ByDigest: byDigest}
+	if p.claims != nil {
+		for _, acc := range p.claims.Access {
+			if acc.Type != "repository" {
+				continue
+			}
+			if p.claims.Allows(acc.Name, auth.Admin) {
+				v.Admin.Names = append(v.Admin.Names, acc.Name)
+			}
+			if p.claims.Allows(acc.Name, auth.Pull) {
+				v.Read.Names = append(v.Read.Names, acc.Name)
+			}
+		}
+		return v
+	}
+	for _, sc := range p.scopes {
+		switch {
+		case slices.Contains(sc.Actions, auth.Admin):
+			if sc.Prefix == "" {
+				return nil
+			}
+			v.Admin.Prefixes = append(v.Admin.Prefixes, sc.Prefix)
+			v.Read.Prefixes = append(v.Read.Prefixes, sc.Prefix)
+		case slices.Contains(sc.Actions, auth.Pull):
+			v.Read.Prefixes = append(v.Read.Prefixes, sc.Prefix)
+		}
+	}
+	return v
 }
 
 // errBadCredentials is answered 401 with the reason.
@@ -241,6 +328,12 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		// Anonymous callers see the public repositories (filtered below).
 		return r, nil
 	}
+	if readRoute(r, rt) {
+		// Reads are answered per artifact: what the caller may see
+		// depends on its owner and visibility, not on the repository
+		// alone (see visibility.go).
+		return r, nil
+	}
 	for _, act := range v2Actions(r, rt) {
 		if s.access.may(p, rt.name, act) {
 			continue
@@ -248,22 +341,16 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		scope := fmt.Sprintf("repository:%s:%s", rt.name, strings.Join(actionNames(v2Actions(r, rt)), ","))
 		log.Info("access denied", zap.String("user", p.user), zap.String("repo", rt.name), zap.String("action", string(act)))
 		switch {
-		case act == auth.Pull && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !p.anonymous() && !(p.claims != nil && p.claims.Subject == ""):
-			// A repository the caller may not read is not there, as far
-			// as their reads can tell: the same answer as for one that is
-			// not. (A write is refused as a write: they named the
-			// repository themselves.)
-			return r, errNameUnknown(rt.name)
-		case p.anonymous() || (p.claims != nil && p.claims.Subject == ""):
+		case p.unnamed():
 			return r, s.challenge(w, scope, "", fmt.Sprintf("authentication required to %s %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", act, rt.name))
 		case p.claims != nil:
 			return r, s.challenge(w, scope, "insufficient_scope", fmt.Sprintf("user %s may not %s %s (the token's scopes do not include it)", p.user, act, rt.name))
 		}
 		return r, errcode.New(errcode.Denied, "user %s may not %s %s (the token's scopes: %s)", p.user, act, rt.name, p.scopes)
 	}
-	if rt.kind == routeUploadStart && r.URL.Query().Get("from") != "" && !s.access.may(p, r.URL.Query().Get("from"), auth.Pull) {
-		// A mount from a repository the caller cannot read would hand out
-		// its blob: drop the mount, which the spec lets a registry ignore.
+	if rt.kind == routeUploadStart && r.URL.Query().Get("from") != "" && !s.mayMount(r, r.URL.Query().Get("from"), r.URL.Query().Get("mount")) {
+		// A mount of a blob the caller cannot read would hand it out:
+		// drop the mount, which the spec lets a registry ignore.
 		q := r.URL.Query()
 		q.Del("mount")
 		q.Del("from")
@@ -273,8 +360,9 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 }
 
 // checkOwner refuses to delete repo@dgst unless the caller owns it or is
-// an admin of repo. Content pushed while access control was off has no
-// owner: the delete scope decides alone.
+// an admin of repo; an artifact they cannot see is not there. Content
+// pushed while access control was off has no owner: the delete scope
+// decides alone.
 func (s *Server) checkOwner(r *http.Request, repo string, dgst digest.Digest) error {
 	if s.access == nil {
 		return nil
@@ -283,12 +371,15 @@ func (s *Server) checkOwner(r *http.Request, repo string, dgst digest.Digest) er
 	if s.access.may(p, repo, auth.Admin) {
 		return nil
 	}
-	owner, err := s.store.Owner(r.Context(), repo, dgst)
+	owner, vis, err := s.store.Ownership(r.Context(), repo, dgst)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 		return nil // the engine answers for what the catalog does not hold
 	case err != nil:
 		return errcode.Wrap(errcode.Unavailable, err, "the owner of %s@%s cannot be checked: the catalog is unavailable; try again", repo, dgst)
+	case !s.access.viewer(p, true).Sees(repo, owner, vis):
+		s.logger(r.Context()).Info("access denied: not visible", zap.String("user", p.user), zap.String("repo", repo), zap.Stringer("digest", dgst), zap.String("action", "delete"))
+		return errManifestUnknown(repo, dgst.String())
 	case owner != "" && owner != p.user:
 		s.logger(r.Context()).Info("access denied: not the owner", zap.String("user", p.user), zap.String("repo", repo), zap.String("owner", owner), zap.String("action", "delete"))
 		return errcode.New(errcode.Denied, "%s@%s belongs to %s: only its owner or an admin of the repository may delete it", repo, dgst, owner)
@@ -304,9 +395,8 @@ func actionNames(as []auth.Action) []string {
 	return out
 }
 
-// authorizeAPI lets a catalog API request through: until the catalog API
-// filters by repository, only callers that may read every repository use
-// it (events: admins).
+// authorizeAPI lets a catalog API request through to callers that may
+// do action on every repository (events: admins).
 func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action auth.Action) error {
 	p, err := s.principalOf(r)
 	if err != nil {
@@ -315,10 +405,11 @@ func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action aut
 	if p.anonymous() {
 		return s.challenge(w, "", "", "authentication required: send a cairn token (Authorization: Bearer cairn_…)")
 	}
-	if (p.claims == nil && p.scopes.Allows("", action)) || (p.claims != nil && p.claims.Allows("", action)) {
+	if s.access.holds(p, "", action) {
 		return nil
 	}
-	return errcode.New(errcode.Denied, "with access control on, the catalog API answers tokens that may %s every repository (scope ':%s'); user %s's token may not", action, action, p.user)
+	s.logger(r.Context()).Info("access denied", zap.String("user", p.user), zap.String("path", r.URL.Path), zap.String("action", string(action)))
+	return errcode.New(errcode.Denied, "only tokens that may %s every repository (scope ':%s') may use %s; user %s's token may not", action, action, r.URL.Path, p.user)
 }
 
 // tokenJSON is the token endpoint's answer (the distribution token
@@ -370,7 +461,9 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 				if act == "*" {
 					act = string(auth.Admin)
 				}
-				if s.access.may(p, a.Name, auth.Action(act)) {
+				// Only what the credentials hold: public pulls need no
+				// grant, and a grant would read as the caller's own.
+				if s.access.holds(p, a.Name, auth.Action(act)) {
 					held = append(held, act)
 				}
 			}
@@ -388,38 +481,6 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, tokenJSON{Token: tok, AccessToken: tok, ExpiresIn: int(exp.Sub(now).Seconds()), IssuedAt: now.UTC()})
 }
 
-// publicCatalog answers /v2/_catalog with the repositories the caller may
-// pull, and no others.
-func (s *Server) publicCatalog(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.principalOf(r)
-	if err != nil {
-		return err
-	}
-	res := s.forward(r)
-	if res.status != http.StatusOK {
-		return res.copyTo(w)
-	}
-	var body struct {
-		Repositories []string `json:"repositories"`
-	}
-	if err := json.Unmarshal(res.body.Bytes(), &body); err != nil {
-		return errcode.Wrap(errcode.Unknown, err, "the engine's catalog answer cannot be read")
-	}
-	visible := []string{}
-	for _, repo := range body.Repositories {
-		if s.access.may(p, repo, auth.Pull) {
-			visible = append(visible, repo)
-		}
-	}
-	body.Repositories = visible
-	for k, v := range res.header {
-		if k != "Content-Length" {
-			w.Header()[k] = v
-		}
-	}
-	return writeJSON(w, http.StatusOK, body)
-}
-
 // gated wraps a catalog API handler with authorizeAPI when access control
 // is on.
 func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
@@ -428,6 +489,22 @@ func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
 			if err := s.authorizeAPI(w, r, action); err != nil {
 				return err
 			}
+		}
+		return h(w, r)
+	}
+}
+
+// viewing wraps a catalog API read: with access control on, the caller's
+// principal goes in the request's context and the handler answers what
+// they may see (anonymous callers: what is public).
+func (s *Server) viewing(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.access != nil {
+			p, err := s.principalOf(r)
+			if err != nil {
+				return err
+			}
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
 		return h(w, r)
 	}

@@ -20,7 +20,7 @@ import (
 // a token scoped elsewhere, and bad credentials, over a public and a
 // private repository.
 func TestAccessMatrix(t *testing.T) {
-	s, st := newAccessServer(t, "public/")
+	s, st := newAccessServer(t, PrefixRule{Prefix: "public/", Public: true})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 
@@ -139,7 +139,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"anonymous", "POST", "/v2/public/a/blobs/uploads/", 401, 0, ""},
 		{"anonymous", "DELETE", m("public/a", pub), 401, 0, ""},
 		{"anonymous", "", "", 401, 10, "public/b"},
-		{"anonymous", "GET", "/api/v1/artifacts", 401, 0, ""},
+		{"anonymous", "GET", "/api/v1/artifacts", 200, 0, ""}, // what is public
 		{"anonymous", "GET", "/api/v1/tokens", 401, 0, ""},
 		{"anonymous", "GET", "/auth/token?service=cairn&scope=repository:public/a:pull", 200, 0, ""},
 		// The content-id tools' bearer is anonymous.
@@ -174,7 +174,7 @@ func TestAccessMatrix(t *testing.T) {
 		{"elsewhere", "GET", m("public/a", pub), 200, 0, ""},
 		{"elsewhere", "", "", 403, 15, "private/a"},
 		{"elsewhere", "", "", 201, 16, "other/x"},
-		{"elsewhere", "GET", "/api/v1/artifacts", 403, 0, ""},
+		{"elsewhere", "GET", "/api/v1/artifacts", 200, 0, ""}, // public and their own
 		// Bad credentials.
 		{"unknown", "GET", m("public/a", pub), 401, 0, ""},
 		{"expired", "GET", m("private/a", priv), 401, 0, ""},
@@ -207,6 +207,11 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	if _, body := req("elsewhere", "GET", "/v2/_catalog", nil, ""); strings.Contains(body, "private/") {
 		t.Errorf("_catalog of a caller scoped elsewhere: %s", body)
+	}
+	for _, who := range []string{"anonymous", "elsewhere"} {
+		if _, body := req(who, "GET", "/api/v1/artifacts", nil, ""); strings.Contains(body, "private/") || !strings.Contains(body, "public/a") {
+			t.Errorf("%s: the catalog lists %s", who, body)
+		}
 	}
 }
 

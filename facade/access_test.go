@@ -18,8 +18,8 @@ import (
 )
 
 // newAccessServer is a façade with access control over a real engine and
-// SQLite catalog, anonymous pulls allowed under public.
-func newAccessServer(tb testing.TB, public ...string) (*Server, catalog.Store) {
+// SQLite catalog, with the visibility rules given.
+func newAccessServer(tb testing.TB, rules ...PrefixRule) (*Server, catalog.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -38,7 +38,7 @@ func newAccessServer(tb testing.TB, public ...string) (*Server, catalog.Store) {
 		tb.Fatal(err)
 	}
 	s, err := New(zap.NewNop(), eng, st, WithAccess(&Access{
-		Issuer: auth.NewIssuer(key, "cairn", "cairn", 5*time.Minute), Realm: "http://cairn.test/auth/token", Service: "cairn", TokenTTL: 5 * time.Minute, Public: public,
+		Issuer: auth.NewIssuer(key, "cairn", "cairn", 5*time.Minute), Realm: "http://cairn.test/auth/token", Service: "cairn", TokenTTL: 5 * time.Minute, Prefixes: rules,
 	}))
 	if err != nil {
 		tb.Fatal(err)

@@ -31,6 +31,8 @@ type artifactJSON struct {
 	// Signed: at least one signature verified with a trusted key.
 	Signed     bool                `json:"signed"`
 	Signatures []catalog.Signature `json:"signatures"`
+	// Visibility is answered for one artifact, with access control on.
+	Visibility string `json:"visibility,omitempty"`
 	// Referrers is answered for one artifact, not in lists.
 	Referrers []artifactJSON `json:"referrers,omitempty"`
 }
@@ -103,6 +105,7 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q.Viewer = s.viewerOf(r, false)
 	sort, err := p.sort()
 	if err != nil {
 		return err
@@ -153,6 +156,9 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	m, err := s.store.Manifest(ctx, repo, dgst)
+	if err == nil && !s.viewerOf(r, tag == "").Sees(repo, m.Owner, m.Visibility) {
+		err = catalog.ErrNotFound // not there, as far as the caller can tell
+	}
 	if err != nil {
 		return notFoundOr(err, "no artifact %s in repository %s", dgst, repo)
 	}
@@ -161,8 +167,15 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		return catalogUnavailable(err)
 	}
 	a := toArtifactJSON(m)
+	if s.access != nil {
+		a.Visibility = string(s.access.effective(repo, m.Visibility))
+	}
+	// Referrers are found through their subject's digest, as on /v2/.
+	v := s.viewerOf(r, true)
 	for _, ref := range refs {
-		a.Referrers = append(a.Referrers, toArtifactJSON(ref))
+		if v.Sees(repo, ref.Owner, ref.Visibility) {
+			a.Referrers = append(a.Referrers, toArtifactJSON(ref))
+		}
 	}
 	return writeJSON(w, http.StatusOK, a)
 }

@@ -20,6 +20,11 @@ import (
 // sha512 blob under its sha256 name; the header it sets only when empty is
 // set here to the digest the client asked for.
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+	if s.access != nil {
+		if err := s.admitRead(w, r, rt); err != nil {
+			return err
+		}
+	}
 	if o, ok := s.engine.(blobOpener); ok {
 		f, ok := o.OpenBlob(rt.name, digest.Digest(rt.ref))
 		if !ok && r.Method == http.MethodHead {
@@ -200,12 +205,12 @@ func (s *Server) dedupe(r *http.Request, o blobOpener, repo string, d digest.Dig
 	if s.access != nil && !s.access.may(principalFrom(r), repo, auth.Push) {
 		return nil, false
 	}
-	uses, err := s.store.BlobUses(r.Context(), d, 20)
+	uses, err := s.store.BlobUses(r.Context(), d, "", s.viewerOf(r, true), 20)
 	if err != nil {
 		return nil, false
 	}
 	for _, u := range uses {
-		if u.Repository == repo || (s.access != nil && !s.access.may(principalFrom(r), u.Repository, auth.Pull)) {
+		if u.Repository == repo {
 			continue
 		}
 		src, ok := o.OpenBlob(u.Repository, d)

@@ -35,7 +35,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err := p.position("repositories", &after); err != nil && !errors.Is(err, errNoToken) {
 		return err
 	}
-	rs, err := s.store.RepositorySummaries(r.Context(), p.get("prefix"), after, limit+1)
+	rs, err := s.store.RepositorySummaries(r.Context(), p.get("prefix"), after, s.viewerOf(r, false), limit+1)
 	if err != nil {
 		return catalogUnavailable(err)
 	}
@@ -75,6 +75,7 @@ func (s *Server) annotationFacets(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	q.Viewer = s.viewerOf(r, false)
 	limit, err := p.limit()
 	if err != nil {
 		return err
@@ -129,7 +130,8 @@ func (s *Server) blobUses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return invalidParam("digest", "%s", errcode.As(err).Message)
 	}
-	uses, err := s.store.BlobUses(r.Context(), d, maxBlobUses)
+	// A list of manifests: unlisted ones are not in it.
+	uses, err := s.store.BlobUses(r.Context(), d, "", s.viewerOf(r, false), maxBlobUses)
 	if err != nil {
 		return catalogUnavailable(err)
 	}
@@ -138,7 +140,7 @@ func (s *Server) blobUses(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]blobUseJSON, 0, len(uses))
 	for _, u := range uses {
-		out = append(out, blobUseJSON(u))
+		out = append(out, blobUseJSON{Repository: u.Repository, Manifest: u.Manifest, Kind: u.Kind, MediaType: u.MediaType, Size: u.Size, Title: u.Title})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"digest": d, "uses": out})
 }
@@ -175,7 +177,8 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, id string) erro
 	if err != nil {
 		return invalidParam("id", "content id %q: %s", id, errcode.As(err).Message)
 	}
-	uses, err := s.store.BlobUses(r.Context(), d, 1)
+	// Named by digest: unlisted content resolves too.
+	uses, err := s.store.BlobUses(r.Context(), d, "", s.viewerOf(r, true), 1)
 	if err != nil {
 		return catalogUnavailable(err)
 	}

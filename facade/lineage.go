@@ -57,6 +57,9 @@ type lineageNodeJSON struct {
 	Attachments []attachmentJSON `json:"attachments,omitempty"`
 	// Depth is the node's distance from the root: negative upward.
 	Depth int `json:"depth"`
+
+	// hidden: the caller may not see it; it and its edges are left out.
+	hidden bool
 }
 
 type attachmentJSON struct {
@@ -150,10 +153,13 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	root := catalog.Node{Repository: repo, Digest: dgst}
-	g := &lineageGraph{s: s, r: r, nodes: map[catalog.Node]*lineageNodeJSON{}}
+	g := &lineageGraph{s: s, r: r, nodes: map[catalog.Node]*lineageNodeJSON{}, viewer: s.viewerOf(r, false), root: root, rootByDigest: tag == ""}
 	rootNode, err := g.node(root)
 	if err != nil {
 		return err
+	}
+	if rootNode.hidden {
+		return errcode.New(errcode.NotFound, "no artifact %s in repository %s, and nothing refers to it", dgst, repo)
 	}
 	for _, dir := range dirs {
 		es, err := s.store.Lineage(ctx, root, dir, depth)
@@ -171,7 +177,7 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 	var nodes []lineageNodeJSON
 	for _, n := range g.order {
 		jn := g.nodes[n]
-		if n != root && onlyType != "" && jn.ArtifactType != onlyType {
+		if jn.hidden || (n != root && onlyType != "" && jn.ArtifactType != onlyType) {
 			continue
 		}
 		nodes = append(nodes, *jn)
@@ -211,6 +217,11 @@ type lineageGraph struct {
 	order []catalog.Node // first seen first
 	edges []lineageEdgeJSON
 	seen  map[lineageEdgeJSON]bool
+	// viewer is who asks; the root is theirs to see by digest when they
+	// named it so.
+	viewer       *catalog.Viewer
+	root         catalog.Node
+	rootByDigest bool
 }
 
 // node returns the answer's node n, reading it from the catalog the first
@@ -223,6 +234,8 @@ func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
 	if n.Registry == "" {
 		m, err := g.s.store.Manifest(g.r.Context(), n.Repository, n.Digest)
 		switch {
+		case err == nil && !g.sees(n, m):
+			jn.hidden = true
 		case err == nil:
 			jn.Present, jn.ArtifactType = true, m.ArtifactType
 			if m.Tags != nil {
@@ -246,6 +259,16 @@ func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
 	g.nodes[n] = jn
 	g.order = append(g.order, n)
 	return jn, nil
+}
+
+// sees reports whether the caller may see node n, held as m.
+func (g *lineageGraph) sees(n catalog.Node, m catalog.Manifest) bool {
+	if g.viewer == nil {
+		return true
+	}
+	v := *g.viewer
+	v.ByDigest = n == g.root && g.rootByDigest
+	return v.Sees(n.Repository, m.Owner, m.Visibility)
 }
 
 // walk adds the nodes and edges of one walk from root, breadth first, so
@@ -282,11 +305,14 @@ func (g *lineageGraph) walk(root catalog.Node, dir catalog.Direction, es []catal
 				if err != nil {
 					return err
 				}
+				parent, err := g.node(e.Parent)
+				if err != nil {
+					return err
+				}
+				if child.hidden || parent.hidden {
+					continue // the walk does not go through what the caller may not see
+				}
 				if e.Kind == catalog.EdgeSubject && attachmentTypes[child.ArtifactType] && !includeAttachments {
-					parent, err := g.node(e.Parent)
-					if err != nil {
-						return err
-					}
 					if dir == catalog.Down && !slices.ContainsFunc(parent.Attachments, func(a attachmentJSON) bool { return a.Digest == child.Digest }) {
 						parent.Attachments = append(parent.Attachments, attachmentJSON{Digest: child.Digest, ArtifactType: child.ArtifactType})
 					}

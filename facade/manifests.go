@@ -57,6 +57,11 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 	}
 	if s.access != nil {
 		entry.Owner = principalFrom(r).user
+		tag := ""
+		if !isDigest(rt.ref) {
+			tag = rt.ref
+		}
+		entry.Visibility = s.pushVisibility(r.Context(), principalFrom(r), entry, tag)
 	}
 	// A lineage link the catalog could not read would be lost silently.
 	if v, ok := entry.Annotations[annotations.DerivedFrom]; ok {

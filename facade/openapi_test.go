@@ -396,7 +396,7 @@ func (s apiStubStore) Artifacts(context.Context, catalog.Query, catalog.Sort, in
 	}, nil
 }
 
-func (s apiStubStore) RepositorySummaries(_ context.Context, _, _ string, limit int) ([]catalog.RepositorySummary, error) {
+func (s apiStubStore) RepositorySummaries(_ context.Context, _, _ string, _ *catalog.Viewer, limit int) ([]catalog.RepositorySummary, error) {
 	if s.mode != "" {
 		return nil, s.err(false)
 	}
@@ -418,7 +418,7 @@ func (s apiStubStore) AnnotationValues(context.Context, string, catalog.Query, i
 	return []catalog.Count{{Value: "x", Count: 3}}, nil
 }
 
-func (s apiStubStore) BlobUses(context.Context, digest.Digest, int) ([]catalog.BlobUse, error) {
+func (s apiStubStore) BlobUses(context.Context, digest.Digest, string, *catalog.Viewer, int) ([]catalog.BlobUse, error) {
 	switch s.mode {
 	case "down":
 		return nil, errStubDown

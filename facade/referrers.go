@@ -1,10 +1,16 @@
 package facade
 
 import (
+	"errors"
 	"net/http"
+	"slices"
+
+	"github.com/opencontainers/go-digest"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/cairn-dev/cairn/auth"
+	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
 )
 
@@ -12,7 +18,10 @@ import (
 // answers; otherwise the catalog does: every manifest in the repository
 // whose subject is the digest, optionally of one artifactType.
 func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) error {
-	if s.engine.NativeReferrers() {
+	// With access control on, the catalog answers: it knows who may see
+	// each referrer, the engine does not.
+	v := s.viewerOf(r, true)
+	if s.engine.NativeReferrers() && v == nil {
 		res := s.forward(r)
 		// An upstream without the API (404 with no OCI body) falls back.
 		if res.status != http.StatusNotFound {
@@ -28,10 +37,21 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 	if _, bad := q["artifactType"]; bad && artifactType == "" {
 		return errcode.New(errcode.Unsupported, "artifactType filter is empty; give a media type or leave it out")
 	}
-	ms, err := s.store.Referrers(r.Context(), rt.name, subject, artifactType)
-	if err != nil {
-		return errcode.Wrap(errcode.Unavailable, err, "the catalog cannot answer referrers right now; try again")
+	var ms []catalog.Manifest
+	ok, err := s.subjectVisible(r, rt, subject)
+	switch {
+	case err != nil:
+		return err
+	case !ok && !s.access.may(principalFrom(r), rt.name, auth.Pull):
+		return s.hidden(w, r, rt)
+	case ok:
+		// A subject the caller may not see has no referrers they may
+		// see, as one that is not there has none.
+		if ms, err = s.store.Referrers(r.Context(), rt.name, subject, artifactType); err != nil {
+			return errcode.Wrap(errcode.Unavailable, err, "the catalog cannot answer referrers right now; try again")
+		}
 	}
+	ms = slices.DeleteFunc(ms, func(m catalog.Manifest) bool { return !v.Sees(rt.name, m.Owner, m.Visibility) })
 	idx := ocispec.Index{
 		MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: make([]ocispec.Descriptor, 0, len(ms)),
@@ -51,4 +71,23 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
 	return writeJSONAs(w, r, idx)
+}
+
+// subjectVisible reports whether the caller may see the subject of a
+// referrers request (always, with access control off). A subject the
+// catalog does not hold (referrers may come before it) goes by the
+// repository's rule.
+func (s *Server) subjectVisible(r *http.Request, rt v2Route, subject digest.Digest) (bool, error) {
+	if s.access == nil {
+		return true, nil
+	}
+	p := principalFrom(r)
+	owner, vis, err := s.store.Ownership(r.Context(), rt.name, subject)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return s.access.may(p, rt.name, auth.Pull), nil
+	case err != nil:
+		return false, errcode.Wrap(errcode.Unavailable, err, "who may read %s@%s cannot be checked: the catalog is unavailable; try again", rt.name, subject)
+	}
+	return s.access.viewer(p, true).Sees(rt.name, owner, vis), nil
 }

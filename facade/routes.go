@@ -63,19 +63,20 @@ func (s *Server) routes() http.Handler {
 	get := []string{http.MethodGet, http.MethodHead}
 	r.Handle("/auth/token", s.adaptAPI("token", s.issueToken)).Methods(get...)
 	r.Handle("/api/v1/openapi.json", s.adaptAPI("api", s.openAPI)).Methods(get...)
-	r.Handle("/api/v1/artifacts", s.adaptAPI("api", s.gated(auth.Pull, s.listArtifacts))).Methods(get...)
-	r.PathPrefix("/api/v1/artifacts/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.getArtifact))).Methods(get...)
-	r.Handle("/api/v1/repositories", s.adaptAPI("api", s.gated(auth.Pull, s.listRepositories))).Methods(get...)
-	r.Handle("/api/v1/annotations", s.adaptAPI("api", s.gated(auth.Pull, s.annotationFacets))).Methods(get...)
-	r.PathPrefix("/api/v1/annotations/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.annotationFacets))).Methods(get...)
-	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.blobUses))).Methods(get...)
-	r.PathPrefix("/api/v1/lineage/").Handler(s.adaptAPI("api", s.gated(auth.Pull, s.lineage))).Methods(get...)
-	r.Handle("/api/v1/trust", s.adaptAPI("api", s.gated(auth.Pull, s.apiTrust))).Methods(get...)
+	r.Handle("/api/v1/artifacts", s.adaptAPI("api", s.viewing(s.listArtifacts))).Methods(get...)
+	r.PathPrefix("/api/v1/artifacts/").Handler(s.adaptAPI("api", s.viewing(s.getArtifact))).Methods(get...)
+	r.PathPrefix("/api/v1/artifacts/").Handler(s.adaptAPI("promote", s.promote)).Methods(http.MethodPost)
+	r.Handle("/api/v1/repositories", s.adaptAPI("api", s.viewing(s.listRepositories))).Methods(get...)
+	r.Handle("/api/v1/annotations", s.adaptAPI("api", s.viewing(s.annotationFacets))).Methods(get...)
+	r.PathPrefix("/api/v1/annotations/").Handler(s.adaptAPI("api", s.viewing(s.annotationFacets))).Methods(get...)
+	r.PathPrefix("/api/v1/blobs/").Handler(s.adaptAPI("api", s.viewing(s.blobUses))).Methods(get...)
+	r.PathPrefix("/api/v1/lineage/").Handler(s.adaptAPI("api", s.viewing(s.lineage))).Methods(get...)
+	r.Handle("/api/v1/trust", s.adaptAPI("api", s.apiTrust)).Methods(get...)
 	r.Handle("/api/v1/tokens", s.adaptAPI("tokens", s.tokens)).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.PathPrefix("/api/v1/tokens/").Handler(s.adaptAPI("tokens", s.revokeToken)).Methods(http.MethodDelete)
 	r.Handle("/api/v1/events", s.adaptAPI("events", s.gated(auth.Admin, s.postEvent))).Methods(http.MethodPost)
-	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.gated(auth.Pull, s.resolveQuery))).Methods(get...)
-	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.gated(auth.Pull, s.resolvePath))).Methods(get...)
+	r.Handle("/api/v1/resolve", s.adaptAPI("resolve", s.viewing(s.resolveQuery))).Methods(get...)
+	r.PathPrefix("/resolve/").Handler(s.adaptAPI("resolve", s.viewing(s.resolvePath))).Methods(get...)
 
 	r.NotFoundHandler = http.HandlerFunc(s.unknownEndpoint)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.unknownEndpoint)
@@ -113,8 +114,11 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request) {
 			if r, err = s.authorizeV2(w, r, rt); err != nil {
 				return err
 			}
-			if rt.kind == routeCatalog {
+			switch {
+			case rt.kind == routeCatalog:
 				return s.publicCatalog(w, r)
+			case rt.kind == routeTags && readRoute(r, rt):
+				return s.tagsList(w, r, rt)
 			}
 		}
 		return s.dispatch(w, r, rt)

@@ -224,6 +224,11 @@ func (s *Server) checkSignaturePolicy(ctx context.Context, rule signing.Rule, re
 // ones where the trust policy requires signatures. HEAD stays open, so that
 // signers can resolve what they sign.
 func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+	if s.access != nil {
+		if err := s.admitRead(w, r, rt); err != nil {
+			return err
+		}
+	}
 	rule, ok := s.trust.For(rt.name)
 	if !ok || !rule.RequireSignature || r.Method != http.MethodGet {
 		return s.passNamingUnknownRepos(w, r, rt)
@@ -289,6 +294,6 @@ func (s *Server) mayReadUnsigned(r *http.Request, repo string, body []byte) bool
 	if s.access.may(p, repo, auth.Admin) {
 		return true
 	}
-	owner, err := s.store.Owner(r.Context(), repo, digest.Canonical.FromBytes(body))
+	owner, _, err := s.store.Ownership(r.Context(), repo, digest.Canonical.FromBytes(body))
 	return err == nil && owner != "" && owner == p.user
 }

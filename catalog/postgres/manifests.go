@@ -42,8 +42,9 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 				return err
 			}
 		}
-		if m.Owner != "" {
-			if _, err := tx.Exec(ctx, `INSERT INTO owners (repository, digest, owner) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, m.Repository, string(m.Digest), m.Owner); err != nil {
+		if m.Owner != "" || m.Visibility != catalog.Inherit {
+			if _, err := tx.Exec(ctx, `INSERT INTO owners (repository, digest, owner, visibility) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+				m.Repository, string(m.Digest), m.Owner, string(m.Visibility)); err != nil {
 				return err
 			}
 		}
@@ -253,7 +254,31 @@ func loadDetails(ctx context.Context, tx pgx.Tx, ms []catalog.Manifest) error {
 	for _, m := range idx {
 		m.Signatures = []catalog.Signature{}
 	}
+	if err := loadOwnership(ctx, tx, idx, ms); err != nil {
+		return err
+	}
 	return loadSignatures(ctx, tx, idx, ms)
+}
+
+// loadOwnership fills the owner and visibility of ms.
+func loadOwnership(ctx context.Context, tx pgx.Tx, idx map[sqlquery.Key]*catalog.Manifest, ms []catalog.Manifest) error {
+	st := sqlquery.Ownership(sqlquery.Postgres, ms)
+	rows, err := tx.Query(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return fmt.Errorf("owners: %w", err)
+	}
+	var k sqlquery.Key
+	var owner, vis string
+	_, err = pgx.ForEachRow(rows, []any{&k.Repository, &k.Digest, &owner, &vis}, func() error {
+		if m := idx[k]; m != nil {
+			m.Owner, m.Visibility = owner, catalog.Visibility(vis)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("owners: %w", err)
+	}
+	return nil
 }
 
 // queryStrings returns the first column of every row of a query, as a

@@ -54,8 +54,8 @@ func artifactRows(ctx context.Context, db interface {
 
 // RepositorySummaries lists repositories whose names start with prefix, by
 // name, after the name after, up to limit.
-func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, limit int) ([]catalog.RepositorySummary, error) {
-	st, err := sqlquery.RepositorySummaries(sqlquery.Postgres, prefix, after, limit)
+func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, v *catalog.Viewer, limit int) ([]catalog.RepositorySummary, error) {
+	st, err := sqlquery.RepositorySummaries(sqlquery.Postgres, prefix, after, v, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: repository summaries: %w", err)
 	}
@@ -105,16 +105,16 @@ func scanCount(row pgx.CollectableRow) (catalog.Count, error) {
 }
 
 // BlobUses lists where a blob is used.
-func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, limit int) ([]catalog.BlobUse, error) {
-	st, err := sqlquery.BlobUses(sqlquery.Postgres, dgst, limit)
+func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, repo string, v *catalog.Viewer, limit int) ([]catalog.BlobUse, error) {
+	st, err := sqlquery.BlobUses(sqlquery.Postgres, dgst, repo, v, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: uses of %s: %w", dgst, err)
 	}
 	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.BlobUse, error) {
 		var u catalog.BlobUse
-		var manifest string
-		err := row.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title)
-		u.Manifest = digest.Digest(manifest)
+		var manifest, vis string
+		err := row.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title, &u.Owner, &vis)
+		u.Manifest, u.Visibility = digest.Digest(manifest), catalog.Visibility(vis)
 		return u, err
 	})
 	if err != nil {

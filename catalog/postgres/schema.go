@@ -189,6 +189,11 @@ CREATE TABLE owners (
 	FOREIGN KEY (repository, digest) REFERENCES manifests (repository, digest) ON DELETE CASCADE
 );
 `},
+
+	// 8: visibility, per artifact ('' inherits the repository's).
+	{sql: `
+ALTER TABLE owners ADD COLUMN visibility TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

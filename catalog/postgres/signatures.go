@@ -16,12 +16,7 @@ import (
 // SetSignatures replaces the signature records of repo@dgst.
 func (s *Store) SetSignatures(ctx context.Context, repo string, dgst digest.Digest, sigs []catalog.Signature) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2 FOR UPDATE`, repo, string(dgst)).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return catalog.ErrNotFound
-		}
-		if err != nil {
+		if err := lockManifest(ctx, tx, repo, dgst); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM signatures WHERE repository = $1 AND digest = $2`, repo, string(dgst)); err != nil {
@@ -101,4 +96,15 @@ func loadSignatures(ctx context.Context, tx pgx.Tx, idx map[sqlquery.Key]*catalo
 		return fmt.Errorf("signatures: %w", err)
 	}
 	return nil
+}
+
+// lockManifest locks repo@dgst's row for the transaction, so that a
+// concurrent delete waits; ErrNotFound if it is not in the catalog.
+func lockManifest(ctx context.Context, tx pgx.Tx, repo string, dgst digest.Digest) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2 FOR UPDATE`, repo, string(dgst)).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 const tokenColumns = `id, "user", scopes, hash, created_at, expires_at, last_used_at, revoked_at`
@@ -95,19 +96,45 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
-// Owner returns who owns a manifest.
-func (s *Store) Owner(ctx context.Context, repo string, dgst digest.Digest) (string, error) {
-	var owner *string
-	err := s.pool.QueryRow(ctx, `SELECT o.owner FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
-WHERE m.repository = $1 AND m.digest = $2`, repo, string(dgst)).Scan(&owner)
+// Ownership returns who owns a manifest and its visibility.
+func (s *Store) Ownership(ctx context.Context, repo string, dgst digest.Digest) (string, catalog.Visibility, error) {
+	var owner, vis *string
+	err := s.pool.QueryRow(ctx, `SELECT o.owner, o.visibility FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
+WHERE m.repository = $1 AND m.digest = $2`, repo, string(dgst)).Scan(&owner, &vis)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", catalog.ErrNotFound
+		return "", "", catalog.ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("postgres: owner of %s@%s: %w", repo, dgst, err)
+		return "", "", fmt.Errorf("postgres: owner of %s@%s: %w", repo, dgst, err)
 	}
 	if owner == nil {
-		return "", nil
+		return "", catalog.Inherit, nil
 	}
-	return *owner, nil
+	return *owner, catalog.Visibility(*vis), nil
+}
+
+// SetVisibility records the visibility of a manifest, keeping its owner.
+func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockManifest(ctx, tx, repo, dgst); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO owners (repository, digest, owner, visibility) VALUES ($1, $2, '', $3)
+ON CONFLICT (repository, digest) DO UPDATE SET visibility = excluded.visibility`, repo, string(dgst), string(vis))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: set visibility of %s@%s: %w", repo, dgst, err)
+	}
+	return nil
+}
+
+// VisibleTags lists the tags of repo whose manifests v sees.
+func (s *Store) VisibleTags(ctx context.Context, repo string, v *catalog.Viewer) ([]string, error) {
+	st := sqlquery.VisibleTags(sqlquery.Postgres, repo, v)
+	out, err := queryStrings(ctx, s.pool, st.SQL, st.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tags of %s: %w", repo, err)
+	}
+	return out, nil
 }

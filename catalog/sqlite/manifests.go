@@ -42,8 +42,9 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 				return err
 			}
 		}
-		if m.Owner != "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO owners (repository, digest, owner) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, m.Repository, string(m.Digest), m.Owner); err != nil {
+		if m.Owner != "" || m.Visibility != catalog.Inherit {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO owners (repository, digest, owner, visibility) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				m.Repository, string(m.Digest), m.Owner, string(m.Visibility)); err != nil {
 				return err
 			}
 		}
@@ -292,7 +293,34 @@ func loadDetails(ctx context.Context, tx *sql.Tx, ms []catalog.Manifest) error {
 	for _, m := range idx {
 		m.Signatures = []catalog.Signature{}
 	}
+	if err := loadOwnership(ctx, tx, idx, ms); err != nil {
+		return err
+	}
 	return loadSignatures(ctx, tx, idx, ms)
+}
+
+// loadOwnership fills the owner and visibility of ms.
+func loadOwnership(ctx context.Context, tx *sql.Tx, idx map[sqlquery.Key]*catalog.Manifest, ms []catalog.Manifest) error {
+	st := sqlquery.Ownership(sqlquery.SQLite, ms)
+	rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+	if err != nil {
+		return fmt.Errorf("owners: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k sqlquery.Key
+		var owner, vis string
+		if err := rows.Scan(&k.Repository, &k.Digest, &owner, &vis); err != nil {
+			return fmt.Errorf("owners: %w", err)
+		}
+		if m := idx[k]; m != nil {
+			m.Owner, m.Visibility = owner, catalog.Visibility(vis)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("owners: %w", err)
+	}
+	return nil
 }
 
 // queryStrings returns the first column of every row of a query, as a

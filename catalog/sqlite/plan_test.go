@@ -92,12 +92,12 @@ func TestQueryPlans(t *testing.T) {
 		{"text", artifacts(catalog.Query{Text: "n5"}, catalog.Sort{}, nil),
 			[]string{"SEARCH xa USING PRIMARY KEY (repository=? AND digest=?)", "SEARCH xt USING INDEX tags_digest (repository=? AND digest=?)"}},
 		{"repository summaries", func() (sqlquery.Statement, error) {
-			return sqlquery.RepositorySummaries(sqlquery.SQLite, "repo/", "repo/02", 10)
+			return sqlquery.RepositorySummaries(sqlquery.SQLite, "repo/", "repo/02", nil, 10)
 		}, []string{"SEARCH t USING COVERING INDEX tags_digest (repository=?)"}},
 		{"annotation values", func() (sqlquery.Statement, error) {
 			return sqlquery.AnnotationValues(sqlquery.SQLite, nil, "year", catalog.Query{}, 10)
 		}, []string{"SEARCH a USING COVERING INDEX annotations_key_value (key=?)"}},
-		{"blob uses", func() (sqlquery.Statement, error) { return sqlquery.BlobUses(sqlquery.SQLite, "sha256:x", 10) },
+		{"blob uses", func() (sqlquery.Statement, error) { return sqlquery.BlobUses(sqlquery.SQLite, "sha256:x", "", nil, 10) },
 			[]string{"SEARCH l USING INDEX layers_digest (digest=?)", "SEARCH m USING INDEX manifests_digest (digest=?)"}},
 		{"layers of a page", func() (sqlquery.Statement, error) {
 			return sqlquery.Layers(sqlquery.SQLite, []catalog.Manifest{{Repository: "a", Digest: "b"}, {Repository: "c", Digest: "d"}}), nil

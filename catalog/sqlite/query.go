@@ -62,8 +62,8 @@ func artifactRows(ctx context.Context, db interface {
 
 // RepositorySummaries lists repositories whose names start with prefix, by
 // name, after the name after, up to limit.
-func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, limit int) ([]catalog.RepositorySummary, error) {
-	st, err := sqlquery.RepositorySummaries(sqlquery.SQLite, prefix, after, limit)
+func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, v *catalog.Viewer, limit int) ([]catalog.RepositorySummary, error) {
+	st, err := sqlquery.RepositorySummaries(sqlquery.SQLite, prefix, after, v, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: repository summaries: %w", err)
 	}
@@ -124,19 +124,19 @@ func (s *Store) counts(ctx context.Context, st sqlquery.Statement) ([]catalog.Co
 }
 
 // BlobUses lists where a blob is used.
-func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, limit int) ([]catalog.BlobUse, error) {
-	st, err := sqlquery.BlobUses(sqlquery.SQLite, dgst, limit)
+func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, repo string, v *catalog.Viewer, limit int) ([]catalog.BlobUse, error) {
+	st, err := sqlquery.BlobUses(sqlquery.SQLite, dgst, repo, v, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: uses of %s: %w", dgst, err)
 	}
 	out := []catalog.BlobUse{}
 	err = s.query(ctx, st, func(rows *sql.Rows) error {
 		var u catalog.BlobUse
-		var manifest string
-		if err := rows.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title); err != nil {
+		var manifest, vis string
+		if err := rows.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title, &u.Owner, &vis); err != nil {
 			return err
 		}
-		u.Manifest = digest.Digest(manifest)
+		u.Manifest, u.Visibility = digest.Digest(manifest), catalog.Visibility(vis)
 		out = append(out, u)
 		return nil
 	})

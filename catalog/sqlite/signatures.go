@@ -15,12 +15,7 @@ import (
 // SetSignatures replaces the signature records of repo@dgst.
 func (s *Store) SetSignatures(ctx context.Context, repo string, dgst digest.Digest, sigs []catalog.Signature) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst)).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return catalog.ErrNotFound
-		}
-		if err != nil {
+		if err := manifestExists(ctx, tx, repo, dgst); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM signatures WHERE repository = ? AND digest = ?`, repo, string(dgst)); err != nil {
@@ -107,4 +102,14 @@ func loadSignatures(ctx context.Context, tx *sql.Tx, idx map[sqlquery.Key]*catal
 		return fmt.Errorf("signatures: %w", err)
 	}
 	return nil
+}
+
+// manifestExists returns ErrNotFound unless repo@dgst is in the catalog.
+func manifestExists(ctx context.Context, tx *sql.Tx, repo string, dgst digest.Digest) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	return err
 }

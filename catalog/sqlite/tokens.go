@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 const tokenColumns = `id, user, scopes, hash, created_at, expires_at, last_used_at, revoked_at`
@@ -99,16 +100,42 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
-// Owner returns who owns a manifest.
-func (s *Store) Owner(ctx context.Context, repo string, dgst digest.Digest) (string, error) {
-	var owner sql.NullString
-	err := s.read.QueryRowContext(ctx, `SELECT o.owner FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
-WHERE m.repository = ? AND m.digest = ?`, repo, string(dgst)).Scan(&owner)
+// Ownership returns who owns a manifest and its visibility.
+func (s *Store) Ownership(ctx context.Context, repo string, dgst digest.Digest) (string, catalog.Visibility, error) {
+	var owner, vis sql.NullString
+	err := s.read.QueryRowContext(ctx, `SELECT o.owner, o.visibility FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
+WHERE m.repository = ? AND m.digest = ?`, repo, string(dgst)).Scan(&owner, &vis)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", catalog.ErrNotFound
+		return "", "", catalog.ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("sqlite: owner of %s@%s: %w", repo, dgst, err)
+		return "", "", fmt.Errorf("sqlite: owner of %s@%s: %w", repo, dgst, err)
 	}
-	return owner.String, nil
+	return owner.String, catalog.Visibility(vis.String), nil
+}
+
+// SetVisibility records the visibility of a manifest, keeping its owner.
+func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := manifestExists(ctx, tx, repo, dgst); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO owners (repository, digest, owner, visibility) VALUES (?, ?, '', ?)
+ON CONFLICT (repository, digest) DO UPDATE SET visibility = excluded.visibility`, repo, string(dgst), string(vis))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set visibility of %s@%s: %w", repo, dgst, err)
+	}
+	return nil
+}
+
+// VisibleTags lists the tags of repo whose manifests v sees.
+func (s *Store) VisibleTags(ctx context.Context, repo string, v *catalog.Viewer) ([]string, error) {
+	st := sqlquery.VisibleTags(sqlquery.SQLite, repo, v)
+	out, err := queryStrings(ctx, s.read, st.SQL, st.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: tags of %s: %w", repo, err)
+	}
+	return out, nil
 }

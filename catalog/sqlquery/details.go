@@ -87,3 +87,12 @@ SELECT t.repository, 'sha256:' || substr(t.tag, 8, 64) FROM tags t
 WHERE t.tag LIKE 'sha256-%.sig' AND length(t.tag) = 75` + byRepo("t.repository") + `
 ORDER BY 1, 2`)
 }
+
+// Ownership returns the statement that reads the owner and visibility of
+// every manifest of ms (which must not be empty) that has them. Its rows
+// are the repository, the digest, the owner and the visibility.
+func Ownership(d Dialect, ms []catalog.Manifest) Statement {
+	b := &builder{d: d}
+	return b.statement(`SELECT repository, digest, owner, visibility
+FROM owners WHERE (repository, digest) IN (` + b.keys(ms) + `)`)
+}

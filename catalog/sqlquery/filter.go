@@ -71,6 +71,9 @@ func (b *builder) manifestConds(q catalog.Query) ([]string, error) {
 	if !q.PushedBefore.IsZero() {
 		conds = append(conds, "m.pushed_at < "+b.time(q.PushedBefore))
 	}
+	if c := b.viewer(q.Viewer, "m.repository", "m.digest"); c != "" {
+		conds = append(conds, c)
+	}
 	return conds, nil
 }
 
@@ -236,4 +239,60 @@ func (b *builder) text(s string) string {
 	return "(m.repository " + like + " " + b.arg(p) + ` ESCAPE '\'` +
 		" OR EXISTS (SELECT 1 FROM annotations xa WHERE xa.repository = m.repository AND xa.digest = m.digest AND xa.value " + like + " " + b.arg(p) + ` ESCAPE '\')` +
 		" OR EXISTS (SELECT 1 FROM tags xt WHERE xt.repository = m.repository AND xt.digest = m.digest AND xt.tag " + like + " " + b.arg(p) + ` ESCAPE '\'))`
+}
+
+// viewer returns the condition that v sees the manifest whose repository
+// and digest are the columns repo and dgst: catalog.Viewer.Sees in SQL. An
+// artifact without a row in owners has no owner and inherits its
+// repository's visibility.
+func (b *builder) viewer(v *catalog.Viewer, repo, dgst string) string {
+	if v == nil {
+		return ""
+	}
+	own := "vo.repository = " + repo + " AND vo.digest = " + dgst
+	seen := []string{"vo.visibility = 'public'"}
+	if v.ByDigest {
+		seen = append(seen, "vo.visibility = 'unlisted'")
+	}
+	if v.User != "" {
+		seen = append(seen, "vo.owner = "+b.arg(v.User))
+	}
+	ors := []string{"EXISTS (SELECT 1 FROM owners vo WHERE " + own + " AND (" + strings.Join(seen, " OR ") + "))"}
+	if c := b.repoSet(v.Admin, repo); c != "" {
+		ors = append(ors, c)
+	}
+	if c := b.repoSet(v.Read, repo); c != "" {
+		ors = append(ors, "("+c+" AND NOT EXISTS (SELECT 1 FROM owners vo WHERE "+own+" AND vo.visibility = 'staged'))")
+	}
+	if c := b.repoSet(v.Public, repo); c != "" {
+		ors = append(ors, "("+c+" AND NOT EXISTS (SELECT 1 FROM owners vo WHERE "+own+" AND vo.visibility <> ''))")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// repoSet returns the condition that the column col names a repository of
+// s, "" for an empty set.
+func (b *builder) repoSet(s catalog.RepoSet, col string) string {
+	var ors []string
+	for _, p := range s.Prefixes {
+		cond := "(1 = 1)"
+		if p != "" {
+			cond = b.prefix(col, p)
+		}
+		for _, q := range s.ExceptUnder(p) {
+			cond += " AND NOT " + b.prefix(col, q)
+		}
+		ors = append(ors, "("+cond+")")
+	}
+	if len(s.Names) > 0 {
+		vs := make([]string, len(s.Names))
+		for i, n := range s.Names {
+			vs[i] = b.arg(n)
+		}
+		ors = append(ors, col+" IN ("+strings.Join(vs, ", ")+")")
+	}
+	if len(ors) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
 }

@@ -13,7 +13,7 @@ import (
 // catalog.Querier.RepositorySummaries. Its rows are the name, the number of
 // artifacts, the number of tags, the sum of total sizes and the latest
 // push time (in the store's form of pushed_at), by name.
-func RepositorySummaries(d Dialect, prefix, after string, limit int) (Statement, error) {
+func RepositorySummaries(d Dialect, prefix, after string, v *catalog.Viewer, limit int) (Statement, error) {
 	if err := checkText("repository prefix", prefix); err != nil {
 		return Statement{}, err
 	}
@@ -21,6 +21,12 @@ func RepositorySummaries(d Dialect, prefix, after string, limit int) (Statement,
 		return Statement{}, err
 	}
 	b := &builder{d: d}
+	// Arguments are bound in the order the text names them (SQLite's ?).
+	tags := "(SELECT COUNT(*) FROM tags t WHERE t.repository = m.repository)"
+	if v != nil {
+		// Only the tags of the manifests v sees count.
+		tags = "(SELECT COUNT(*) FROM tags t WHERE t.repository = m.repository AND " + b.viewer(v, "t.repository", "t.digest") + ")"
+	}
 	var conds []string
 	if prefix != "" {
 		conds = append(conds, b.prefix("m.repository", prefix))
@@ -28,11 +34,25 @@ func RepositorySummaries(d Dialect, prefix, after string, limit int) (Statement,
 	if after != "" {
 		conds = append(conds, "m.repository > "+b.arg(after))
 	}
+	if v != nil {
+		conds = append(conds, b.viewer(v, "m.repository", "m.digest"))
+	}
 	return b.statement(`SELECT m.repository, COUNT(*),
-	(SELECT COUNT(*) FROM tags t WHERE t.repository = m.repository),
+	` + tags + `,
 	CAST(COALESCE(SUM(m.total_size), 0) AS BIGINT), MAX(m.pushed_at)
 FROM manifests m` + whereClause(conds) + `
 GROUP BY m.repository ORDER BY m.repository LIMIT ` + b.arg(ClampLimit(limit))), nil
+}
+
+// VisibleTags returns the statement of catalog.Store.VisibleTags: rows of
+// one tag, sorted.
+func VisibleTags(d Dialect, repo string, v *catalog.Viewer) Statement {
+	b := &builder{d: d}
+	conds := []string{"t.repository = " + b.arg(repo)}
+	if c := b.viewer(v, "t.repository", "t.digest"); c != "" {
+		conds = append(conds, c)
+	}
+	return b.statement("SELECT t.tag FROM tags t" + whereClause(conds) + " ORDER BY t.tag")
 }
 
 // AnnotationKeys returns the statement of catalog.Querier.AnnotationKeys.
@@ -129,7 +149,8 @@ func (b *builder) annotationsOf(q catalog.Query, lead int) (string, []string, er
 }
 
 // BlobUses returns the statement of catalog.Querier.BlobUses. Its rows are
-// the fields of catalog.BlobUse in order: the layers (configs, layers and
+// the fields of catalog.BlobUse in order (owner and visibility ” when the
+// manifest has no record): the layers (configs, layers and
 // child manifests) with that digest, and the manifests that are that
 // digest (kind "manifest-self", before the manifest's own layers), by
 // repository, manifest digest and position.
@@ -138,23 +159,43 @@ func (b *builder) annotationsOf(q catalog.Query, lead int) (string, []string, er
 // layer shared by many manifests is read only up to the limit, along an
 // index of layers on (digest, repository, manifest_digest, position) where
 // the store has one (SQLite's layers_digest).
-func BlobUses(d Dialect, dgst digest.Digest, limit int) (Statement, error) {
+func BlobUses(d Dialect, dgst digest.Digest, repo string, v *catalog.Viewer, limit int) (Statement, error) {
 	if err := checkText("digest", string(dgst)); err != nil {
+		return Statement{}, err
+	}
+	if err := checkText("repository", repo); err != nil {
 		return Statement{}, err
 	}
 	b := &builder{d: d}
 	n := ClampLimit(limit)
-	return b.statement(`SELECT repository, manifest, kind, media_type, size, title FROM (
+	lconds := []string{"l.digest = " + b.arg(string(dgst))}
+	if repo != "" {
+		lconds = append(lconds, "l.repository = "+b.arg(repo))
+	}
+	if c := b.viewer(v, "l.repository", "l.manifest_digest"); c != "" {
+		lconds = append(lconds, c)
+	}
+	lsql := `SELECT l.repository, l.manifest_digest AS manifest, l.position, l.kind, l.media_type, l.size, l.title
+		FROM layers l` + whereClause(lconds) + `
+		ORDER BY l.repository, l.manifest_digest, l.position LIMIT ` + b.arg(n)
+	mconds := []string{"m.digest = " + b.arg(string(dgst))}
+	if repo != "" {
+		mconds = append(mconds, "m.repository = "+b.arg(repo))
+	}
+	if c := b.viewer(v, "m.repository", "m.digest"); c != "" {
+		mconds = append(mconds, c)
+	}
+	msql := `SELECT m.repository, m.digest AS manifest, -1 AS position, 'manifest-self' AS kind, m.media_type, m.size, '' AS title
+		FROM manifests m` + whereClause(mconds) + `
+		ORDER BY m.repository LIMIT ` + b.arg(n)
+	return b.statement(`SELECT u.repository, u.manifest, u.kind, u.media_type, u.size, u.title, COALESCE(o.owner, ''), COALESCE(o.visibility, '') FROM (
 	SELECT * FROM (
-		SELECT l.repository, l.manifest_digest AS manifest, l.position, l.kind, l.media_type, l.size, l.title
-		FROM layers l WHERE l.digest = ` + b.arg(string(dgst)) + `
-		ORDER BY l.repository, l.manifest_digest, l.position LIMIT ` + b.arg(n) + `
+		` + lsql + `
 	) ul
 	UNION ALL
 	SELECT * FROM (
-		SELECT m.repository, m.digest AS manifest, -1 AS position, 'manifest-self' AS kind, m.media_type, m.size, '' AS title
-		FROM manifests m WHERE m.digest = ` + b.arg(string(dgst)) + `
-		ORDER BY m.repository LIMIT ` + b.arg(n) + `
+		` + msql + `
 	) um
-) u ORDER BY repository, manifest, position LIMIT ` + b.arg(n)), nil
+) u LEFT JOIN owners o ON o.repository = u.repository AND o.digest = u.manifest
+ORDER BY u.repository, u.manifest, u.position LIMIT ` + b.arg(n)), nil
 }

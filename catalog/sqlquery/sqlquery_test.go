@@ -115,9 +115,15 @@ func statements(t *testing.T, d Dialect) []Statement {
 		add(AnnotationKeys(d, nil, q, 10))
 		add(AnnotationValues(d, nil, "k", q, 10))
 	}
-	add(RepositorySummaries(d, "p", "a", 10))
-	add(RepositorySummaries(d, "", "", 10))
-	add(BlobUses(d, "sha256:x", 10))
+	add(RepositorySummaries(d, "p", "a", nil, 10))
+	add(RepositorySummaries(d, "", "", nil, 10))
+	add(BlobUses(d, "sha256:x", "", nil, 10))
+	v := &catalog.Viewer{User: "ana", Admin: catalog.RepoSet{Names: []string{"x"}}, Read: catalog.RepoSet{Prefixes: []string{"p/", ""}}, Public: catalog.RepoSet{Prefixes: []string{"pub/"}}, ByDigest: true}
+	add(RepositorySummaries(d, "p", "", v, 10))
+	add(BlobUses(d, "sha256:x", "r", v, 10))
+	add(Artifacts(d, catalog.Query{Viewer: v}, catalog.Sort{}, 10, nil))
+	add(AnnotationKeys(d, nil, catalog.Query{Viewer: &catalog.Viewer{}}, 10))
+	out = append(out, VisibleTags(d, "r", v), VisibleTags(d, "r", nil))
 	ms := []catalog.Manifest{{Repository: "a", Digest: "b"}, {Repository: "c", Digest: "d"}}
 	out = append(out, Layers(d, ms), Tags(d, ms))
 	return out

@@ -449,7 +449,7 @@ func BenchQueries(b *testing.B, s catalog.Store, n int, seed uint64) {
 	}{{"unique", unique}, {"shared", shared}} {
 		b.Run("blobuses/"+c.name, func(b *testing.B) {
 			benchMeasure(b, func(ctx context.Context, i int) (int, error) {
-				us, err := s.BlobUses(ctx, c.digests[i%len(c.digests)], 1)
+				us, err := s.BlobUses(ctx, c.digests[i%len(c.digests)], "", nil, 1)
 				return len(us), err
 			})
 		})

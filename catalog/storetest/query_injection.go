@@ -119,7 +119,7 @@ func testQueryInjection(t *testing.T, s catalog.Store) {
 	if err != nil || len(vs) != 13 {
 		t.Errorf("AnnotationValues(k) = %v, %v; want 13 values", vs, err)
 	}
-	if uses, err := s.BlobUses(t.Context(), dg("shared layer"), 1000); err != nil || len(uses) != 13 {
+	if uses, err := s.BlobUses(t.Context(), dg("shared layer"), "", nil, 1000); err != nil || len(uses) != 13 {
 		t.Errorf("BlobUses(shared layer) = %d uses, %v; want 13", len(uses), err)
 	}
 }

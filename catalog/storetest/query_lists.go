@@ -58,7 +58,7 @@ func testRepositorySummaries(t *testing.T, s catalog.Store) {
 		{"'; DROP TABLE manifests; --", "", 1000, nil},
 		{"%", "%", 1000, nil},
 	} {
-		got, err := s.RepositorySummaries(t.Context(), c.prefix, c.after, c.limit)
+		got, err := s.RepositorySummaries(t.Context(), c.prefix, c.after, nil, c.limit)
 		if err != nil {
 			t.Fatalf("RepositorySummaries(%q, %q, %d): %v", c.prefix, c.after, c.limit, err)
 		}
@@ -199,7 +199,7 @@ func testBlobUses(t *testing.T, s catalog.Store) {
 		{"injection", digest.Digest("' OR '1'='1"), 1000, nil},
 		{"empty", "", 1000, nil},
 	} {
-		got, err := s.BlobUses(t.Context(), c.dgst, c.limit)
+		got, err := s.BlobUses(t.Context(), c.dgst, "", nil, c.limit)
 		if err != nil {
 			t.Fatalf("BlobUses %s: %v", c.name, err)
 		}

@@ -63,6 +63,7 @@ var tests = []test{
 	{"Signatures", testSignatures},
 	{"Tokens", testTokens},
 	{"Owners", testOwners},
+	{"Visibility", testVisibility},
 }
 
 // Run runs the suite against the store that open returns. open is called

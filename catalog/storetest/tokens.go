@@ -79,15 +79,15 @@ func testOwners(t *testing.T, s catalog.Store) {
 	if err := s.IndexPush(ctx, m, "v2", 0); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := s.Owner(ctx, m.Repository, m.Digest); err != nil || o != "ana" {
+	if o, _, err := s.Ownership(ctx, m.Repository, m.Digest); err != nil || o != "ana" {
 		t.Errorf("Owner = %q, %v; want ana", o, err)
 	}
 	unowned := image("models/a", "unowned", at(1))
 	put(t, s, unowned)
-	if o, err := s.Owner(ctx, unowned.Repository, unowned.Digest); err != nil || o != "" {
+	if o, _, err := s.Ownership(ctx, unowned.Repository, unowned.Digest); err != nil || o != "" {
 		t.Errorf("Owner of a manifest pushed without access control = %q, %v", o, err)
 	}
-	if _, err := s.Owner(ctx, "models/a", dg("nothing")); !errors.Is(err, catalog.ErrNotFound) {
+	if _, _, err := s.Ownership(ctx, "models/a", dg("nothing")); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("Owner of a missing manifest: %v", err)
 	}
 	// The record goes with the manifest.
@@ -96,7 +96,7 @@ func testOwners(t *testing.T, s catalog.Store) {
 	}
 	m.Owner = ""
 	put(t, s, m)
-	if o, err := s.Owner(ctx, m.Repository, m.Digest); err != nil || o != "" {
+	if o, _, err := s.Ownership(ctx, m.Repository, m.Digest); err != nil || o != "" {
 		t.Errorf("Owner after delete and re-push = %q, %v", o, err)
 	}
 }

@@ -127,14 +127,21 @@ func serve(ctx context.Context, cfg config.Config) error {
 		if err != nil {
 			return err
 		}
+		var rules []facade.PrefixRule
+		for _, p := range cfg.Auth.Public {
+			rules = append(rules, facade.PrefixRule{Prefix: p, Public: true})
+		}
+		for _, p := range cfg.Auth.Prefixes {
+			rules = append(rules, facade.PrefixRule{Prefix: p.Prefix, Public: p.Visibility == "public", Staging: p.Staging})
+		}
 		opts = append(opts, facade.WithAccess(&facade.Access{
 			Issuer:   auth.NewIssuer(key, "cairn", cfg.Auth.Service, cfg.Auth.TokenTTL),
 			Realm:    cfg.Auth.Realm,
 			Service:  cfg.Auth.Service,
-			Public:   cfg.Auth.Public,
+			Prefixes: rules,
 			TokenTTL: cfg.Auth.TokenTTL,
 		}))
-		log.Info("access control on", zap.String("realm", cfg.Auth.Realm), zap.Strings("public", cfg.Auth.Public))
+		log.Info("access control on", zap.String("realm", cfg.Auth.Realm), zap.Strings("public", cfg.Auth.Public), zap.Any("prefixes", cfg.Auth.Prefixes))
 	}
 	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
 	journal := filepath.Join(cfg.DataDir, "catalog-repairs")
