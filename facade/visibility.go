@@ -48,13 +48,14 @@ func (s *Server) viewerOf(r *http.Request, byDigest bool) *catalog.Viewer {
 
 // hidden answers a read of something the caller may not see as the
 // registry answers for what is not there. Callers with no name are asked
-// to log in first, where the repository is not public to them either.
+// to log in first: clients send the credentials they hold only when
+// challenged, so a 404 would hide content from its own owner's pulls.
 func (s *Server) hidden(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	p := principalFrom(r)
 	s.logger(r.Context()).Info("access denied: not visible", zap.String("user", p.user), zap.String("repo", rt.name), zap.String("reference", rt.ref), zap.String("action", "pull"))
 	mayPull := s.access.may(p, rt.name, auth.Pull)
 	switch {
-	case p.unnamed() && !mayPull:
+	case p.unnamed():
 		return s.challenge(w, "repository:"+rt.name+":pull", "", fmt.Sprintf("authentication required to pull %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", rt.name))
 	case !mayPull:
 		return errNameUnknown(rt.name)
