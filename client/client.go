@@ -31,9 +31,10 @@ const DefaultServer = "http://127.0.0.1:5000"
 
 // Client talks to one cairn server. It is safe for concurrent use.
 type Client struct {
-	base *url.URL
-	hc   *http.Client
-	ua   string
+	base  *url.URL
+	hc    *http.Client
+	ua    string
+	token string
 }
 
 // Option configures a Client.
@@ -53,6 +54,13 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithUserAgent sets the User-Agent header of every request.
 func WithUserAgent(ua string) Option {
 	return func(c *Client) { c.ua = ua }
+}
+
+// WithAPIToken sends a cairn API token (cairn token issue makes one) with
+// every request, for a server with access control on. Without one the
+// client sees what anonymous callers see: public content.
+func WithAPIToken(token string) Option {
+	return func(c *Client) { c.token = token }
 }
 
 // New returns a client of the cairn server at baseURL, such as
@@ -106,13 +114,24 @@ func (c *Client) get(ctx context.Context, u, accept string) (*http.Response, err
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	req.Header.Set("Accept", accept)
+	return c.do(ctx, req)
+}
+
+// do sends req with the client's headers and returns the response when
+// its status is 2xx; any other answer is turned into an *Error.
+func (c *Client) do(ctx context.Context, req *http.Request) (*http.Response, error) {
 	if c.ua != "" {
 		req.Header.Set("User-Agent", c.ua)
 	}
+	if c.token != "" {
+		// Go drops it on a redirect to another host.
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	u := req.URL.String()
 	res, err := c.hc.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("GET %s: %w", u, ctxErr)
+			return nil, fmt.Errorf("%s %s: %w", req.Method, u, ctxErr)
 		}
 		cause := err
 		var ue *url.Error

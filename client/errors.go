@@ -19,6 +19,9 @@ const (
 	CodeBlobUnknown      = "BLOB_UNKNOWN"      // 404: no repository holds the digest
 	CodeUnavailable      = "UNAVAILABLE"       // 503: the catalog cannot answer; retry
 	CodeInternal         = "INTERNAL"          // 500
+	CodeUnauthorized     = "UNAUTHORIZED"      // 401: no or bad credentials
+	CodeDenied           = "DENIED"            // 403: the credentials do not allow it
+	CodeConflict         = "CONFLICT"          // 409: the artifact's state refuses it (a demotion)
 )
 
 // Error is an error the server answered: the catalog API's

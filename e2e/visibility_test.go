@@ -149,8 +149,8 @@ func TestVisibility(t *testing.T) {
 	mustf(t, strings.Contains(anon.run("regctl", "manifest", "get", h+"/open/ds:v1", "--format", "raw-body"), "weights.bin"), "anonymous regctl read")
 	mustf(t, strings.Contains(anon.run("crane", "manifest", "--insecure", h+"/open/ds:v1"), "weights.bin"), "anonymous crane read")
 	anon.run("cosign", "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--allow-insecure-registry", h+"/open/ds@"+manifestDigest)
-	r := runCLI(t, nil, "resolve", "--server", "http://"+h, "hash://sha256/"+blob.Encoded())
-	mustf(t, r.code == 0 && r.stdout == "open weights", "anonymous cairn resolve: %d %q %s", r.code, r.stdout, r.stderr)
+	r0 := runCLI(t, nil, "resolve", "--server", "http://"+h, "hash://sha256/"+blob.Encoded())
+	mustf(t, r0.code == 0 && r0.stdout == "open weights", "anonymous cairn resolve: %d %q %s", r0.code, r0.stdout, r0.stderr)
 
 	// Never down; and another user may neither promote nor delete it.
 	code, body = promote(asWriter, "open/ds@"+manifestDigest, "unlisted")
@@ -167,8 +167,19 @@ func TestVisibility(t *testing.T) {
 	writeFile(t, c.workDir, "notes.txt", []byte("lab notes"))
 	c.run("oras", "push", "--plain-http", h+"/lab/notes:v1", "notes.txt")
 	notes := strings.TrimSpace(c.run("oras", "resolve", "--plain-http", h+"/lab/notes:v1"))
-	code, body = promote(asWriter, "lab/notes@"+notes, "unlisted")
-	mustf(t, code == http.StatusOK, "promotion to unlisted: %d %s", code, body)
+	// cairn's own commands, with the writer's token: search sees the
+	// staged artifact, promote moves it, and refuses to move it back.
+	srv, tok := "--server=http://"+h, []string{"CAIRN_TOKEN=" + writer}
+	r := runCLI(t, nil, "search", srv, "--repo", "lab/notes")
+	mustf(t, r.code == 0 && !strings.Contains(r.stdout, "lab/notes"), "anonymous cairn search lists staged content: %d %s %s", r.code, r.stdout, r.stderr)
+	r = runCLI(t, tok, "search", srv, "--repo", "lab/notes")
+	mustf(t, r.code == 0 && strings.Contains(r.stdout, "lab/notes"), "the owner's cairn search: %d %s %s", r.code, r.stdout, r.stderr)
+	r = runCLI(t, []string{"CAIRN_TOKEN=" + other}, "promote", srv, "lab/notes@"+notes, "--to", "public")
+	mustf(t, r.code != 0 && strings.Contains(r.stderr, "no artifact"), "cairn promote by another user: %d %s", r.code, r.stderr)
+	r = runCLI(t, tok, "promote", srv, "lab/notes@"+notes, "--to", "unlisted")
+	mustf(t, r.code == 0 && strings.Contains(r.stdout, "is unlisted"), "cairn promote to unlisted: %d %s %s", r.code, r.stdout, r.stderr)
+	r = runCLI(t, tok, "promote", srv, "lab/notes:v1", "--to", "private")
+	mustf(t, r.code != 0 && strings.Contains(r.stderr, "only moves up"), "cairn promote down: %d %s %s", r.code, r.stdout, r.stderr)
 	mustf(t, strings.Contains(anon.run("crane", "manifest", "--insecure", h+"/lab/notes@"+notes), "notes.txt"), "anonymous crane read of unlisted content by digest")
 	out, err = anon.tryRun("oras", "pull", "--plain-http", h+"/lab/notes:v1", "-o", "notes")
 	mustf(t, err != nil, "anonymous pull of unlisted content by tag:\n%s", out)

@@ -12,7 +12,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newReindexCmd(), newVersionCmd())
-	root.AddCommand(newSearchCmd(), newResolveCmd(), newLineageCmd())
+	root.AddCommand(newSearchCmd(), newResolveCmd(), newLineageCmd(), newPromoteCmd())
 	root.AddCommand(newPushCmd(), newPullCmd(), newInspectCmd(), newLsCmd(), newTagCmd(), newCopyCmd(), newDeleteCmd())
 	root.AddCommand(newKeygenCmd(), newSignCmd(), newVerifyCmd(), newTokenCmd())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/client"
 )
 
@@ -31,10 +32,25 @@ func addServerFlag(cmd *cobra.Command) *string {
 	return cmd.Flags().String("server", def, "URL of the cairn server (env CAIRN_SERVER)")
 }
 
+// apiToken is the cairn API token catalog commands send: CAIRN_TOKEN, or
+// CAIRN_PASSWORD when it holds a cairn token (as registry logins do).
+func apiToken(env func(string) string) string {
+	for _, k := range []string{"CAIRN_TOKEN", "CAIRN_PASSWORD"} {
+		if v := env(k); strings.HasPrefix(v, auth.TokenPrefix) {
+			return v
+		}
+	}
+	return ""
+}
+
 // newClient returns a client of the server, its requests ending when the
 // command is interrupted.
 func newClient(cmd *cobra.Command, server string) (*client.Client, context.Context, context.CancelFunc, error) {
-	c, err := client.New(server, client.WithUserAgent("cairn/"+version))
+	opts := []client.Option{client.WithUserAgent("cairn/" + version)}
+	if tok := apiToken(environment()); tok != "" {
+		opts = append(opts, client.WithAPIToken(tok))
+	}
+	c, err := client.New(server, opts...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
