@@ -21,7 +21,8 @@ COSIGN      := github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 CONFORMANCE := github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
-TEST_TOOLS  := $(ORAS) $(REGCTL) $(CRANE) $(COSIGN) $(CONFORMANCE)
+HELM        := helm.sh/helm/v3/cmd/helm@v3.22.0
+TEST_TOOLS  := $(ORAS) $(REGCTL) $(CRANE) $(COSIGN) $(CONFORMANCE) $(HELM)
 LINT_TOOLS  := $(STATICCHECK) $(GOVULNCHECK)
 
 # One stamp per pinned tool, so a version bump reinstalls it. The stamp's
