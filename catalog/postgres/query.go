@@ -59,7 +59,7 @@ func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, v
 	if err != nil {
 		return nil, fmt.Errorf("postgres: repository summaries: %w", err)
 	}
-	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.RepositorySummary, error) {
+	out, err := collect(ctx, s.pool, st, func(row pgx.CollectableRow) (catalog.RepositorySummary, error) {
 		var r catalog.RepositorySummary
 		var last time.Time
 		err := row.Scan(&r.Name, &r.Artifacts, &r.Tags, &r.Size, &last)
@@ -77,7 +77,7 @@ func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) 
 	st, err := sqlquery.AnnotationKeys(sqlquery.Postgres, s.sampler.Sample(ctx), q, limit)
 	if err == nil {
 		var cs []catalog.Count
-		if cs, err = collect(ctx, s, st, scanCount); err == nil {
+		if cs, err = collect(ctx, s.pool, st, scanCount); err == nil {
 			return cs, nil
 		}
 	}
@@ -90,7 +90,7 @@ func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Quer
 	st, err := sqlquery.AnnotationValues(sqlquery.Postgres, s.sampler.Sample(ctx), key, q, limit)
 	if err == nil {
 		var cs []catalog.Count
-		if cs, err = collect(ctx, s, st, scanCount); err == nil {
+		if cs, err = collect(ctx, s.pool, st, scanCount); err == nil {
 			return cs, nil
 		}
 	}
@@ -110,7 +110,7 @@ func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, repo string, v
 	if err != nil {
 		return nil, fmt.Errorf("postgres: uses of %s: %w", dgst, err)
 	}
-	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.BlobUse, error) {
+	out, err := collect(ctx, s.pool, st, func(row pgx.CollectableRow) (catalog.BlobUse, error) {
 		var u catalog.BlobUse
 		var manifest, vis string
 		err := row.Scan(&u.Repository, &manifest, &u.Kind, &u.MediaType, &u.Size, &u.Title, &u.Owner, &vis)
@@ -124,8 +124,8 @@ func (s *Store) BlobUses(ctx context.Context, dgst digest.Digest, repo string, v
 }
 
 // collect runs st and scans every row with scan, into a non-nil slice.
-func collect[T any](ctx context.Context, s *Store, st sqlquery.Statement, scan pgx.RowToFunc[T]) ([]T, error) {
-	rows, err := s.pool.Query(ctx, st.SQL, st.Args...)
+func collect[T any](ctx context.Context, q querier, st sqlquery.Statement, scan pgx.RowToFunc[T]) ([]T, error) {
+	rows, err := q.Query(ctx, st.SQL, st.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -142,20 +142,45 @@ func collect[T any](ctx context.Context, s *Store, st sqlquery.Statement, scan p
 // Lineage returns the edges reachable from root going dir, at most depth
 // edges away (0: no bound); see sqlquery.Lineage.
 func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Direction, depth int) ([]catalog.Edge, error) {
-	st, err := sqlquery.Lineage(sqlquery.Postgres, root, dir, depth)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: lineage: %w", err)
+	var out []catalog.Edge
+	var err error
+	if dir == catalog.Down {
+		out, err = s.walkDown(ctx, root, depth)
+	} else {
+		var st sqlquery.Statement
+		if st, err = sqlquery.Lineage(sqlquery.Postgres, root, dir, depth); err == nil {
+			out, err = collect(ctx, s.pool, st, scanEdge)
+		}
 	}
-	out, err := collect(ctx, s, st, func(row pgx.CollectableRow) (catalog.Edge, error) {
-		var e catalog.Edge
-		var kind string
-		err := row.Scan(&e.Child.Repository, &e.Child.Digest, &e.Parent.Registry, &e.Parent.Repository, &e.Parent.Digest, &kind)
-		e.Kind = catalog.EdgeKind(kind)
-		return e, err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lineage: %w", err)
 	}
 	sqlquery.SortEdges(out)
 	return out, nil
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func scanEdge(row pgx.CollectableRow) (catalog.Edge, error) {
+	var e catalog.Edge
+	var kind string
+	err := row.Scan(&e.Child.Repository, &e.Child.Digest, &e.Parent.Registry, &e.Parent.Repository, &e.Parent.Digest, &kind)
+	e.Kind = catalog.EdgeKind(kind)
+	return e, err
+}
+
+// walkDown is Lineage downward: level by level (sqlquery.WalkDown) in one
+// repeatable-read transaction, so that every level sees one state.
+func (s *Store) walkDown(ctx context.Context, root catalog.Node, depth int) ([]catalog.Edge, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	return sqlquery.WalkDown(sqlquery.Postgres, root, depth, func(st sqlquery.Statement) ([]catalog.Edge, error) {
+		return collect(ctx, tx, st, scanEdge)
+	})
 }

@@ -39,7 +39,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, repo, string(dgst), string(sg.Mani
 
 // SignatureSubjects lists what signature manifests point at.
 func (s *Store) SignatureSubjects(ctx context.Context, repo, artifactType string) ([]catalog.Node, error) {
-	nodes, err := collect(ctx, s, sqlquery.SignatureSubjects(sqlquery.Postgres, repo, artifactType), func(row pgx.CollectableRow) (catalog.Node, error) {
+	nodes, err := collect(ctx, s.pool, sqlquery.SignatureSubjects(sqlquery.Postgres, repo, artifactType), func(row pgx.CollectableRow) (catalog.Node, error) {
 		var n catalog.Node
 		var dgst string
 		err := row.Scan(&n.Repository, &dgst)

@@ -164,6 +164,9 @@ func (s *Store) query(ctx context.Context, st sqlquery.Statement, scan func(*sql
 // Lineage returns the edges reachable from root going dir, at most depth
 // edges away (0: no bound); see sqlquery.Lineage.
 func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Direction, depth int) ([]catalog.Edge, error) {
+	if dir == catalog.Down {
+		return s.walkDown(ctx, root, depth)
+	}
 	st, err := sqlquery.Lineage(sqlquery.SQLite, root, dir, depth)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lineage: %w", err)
@@ -178,6 +181,39 @@ func (s *Store) Lineage(ctx context.Context, root catalog.Node, dir catalog.Dire
 		e.Kind = catalog.EdgeKind(kind)
 		out = append(out, e)
 		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lineage: %w", err)
+	}
+	sqlquery.SortEdges(out)
+	return out, nil
+}
+
+// walkDown is Lineage downward: level by level (sqlquery.WalkDown) in one
+// read transaction.
+func (s *Store) walkDown(ctx context.Context, root catalog.Node, depth int) ([]catalog.Edge, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lineage: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	out, err := sqlquery.WalkDown(sqlquery.SQLite, root, depth, func(st sqlquery.Statement) ([]catalog.Edge, error) {
+		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var es []catalog.Edge
+		for rows.Next() {
+			var e catalog.Edge
+			var kind string
+			if err := rows.Scan(&e.Child.Repository, &e.Child.Digest, &e.Parent.Registry, &e.Parent.Repository, &e.Parent.Digest, &kind); err != nil {
+				return nil, err
+			}
+			e.Kind = catalog.EdgeKind(kind)
+			es = append(es, e)
+		}
+		return es, rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lineage: %w", err)

@@ -75,3 +75,72 @@ func SortEdges(es []catalog.Edge) {
 			strings.Compare(string(a.Kind), string(b.Kind)))
 	})
 }
+
+// maxLevelBatch bounds the parents one ChildEdges statement asks about.
+const maxLevelBatch = 1000
+
+// ChildEdges returns the statement reading the edges whose parent is one
+// of digests in registry/repository: part of one level of a downward walk.
+// Its rows are those of Lineage.
+func ChildEdges(d Dialect, registry, repository string, digests []string) Statement {
+	b := &builder{d: d}
+	where := "e.parent_registry = " + b.arg(registry) + " AND e.parent_repository = " + b.arg(repository) +
+		" AND " + d.InTexts(b, "e.parent_digest", digests)
+	return b.statement("SELECT e.child_repository, e.child_digest, e.parent_registry, e.parent_repository, e.parent_digest, e.kind" +
+		" FROM edges e WHERE " + where)
+}
+
+// WalkDown walks the edges below root level by level, reading each level
+// with ChildEdges (one statement per repository and batch of parents)
+// through read, and returns every edge reachable at most depth edges away
+// (0: no bound), each once, in no order: the edges Lineage's downward
+// statement answers. Each node is expanded once, at its shortest
+// distance, so cycles end. Callers run read in one transaction, so that
+// the walk sees one state.
+func WalkDown(d Dialect, root catalog.Node, depth int, read func(Statement) ([]catalog.Edge, error)) ([]catalog.Edge, error) {
+	for _, f := range []struct{ what, s string }{
+		{"registry", root.Registry}, {"repository", root.Repository}, {"digest", string(root.Digest)},
+	} {
+		if err := checkText(f.what, f.s); err != nil {
+			return nil, err
+		}
+	}
+	if depth < 0 {
+		return nil, invalid("depth %d is negative", depth)
+	}
+	type place struct{ registry, repository string }
+	out := []catalog.Edge{}
+	seen := map[catalog.Node]bool{root: true}
+	frontier := []catalog.Node{root}
+	for level := 1; len(frontier) > 0 && (depth == 0 || level <= depth); level++ {
+		groups := map[place][]string{}
+		var order []place
+		for _, n := range frontier {
+			k := place{n.Registry, n.Repository}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], string(n.Digest))
+		}
+		var next []catalog.Node
+		for _, k := range order {
+			for ds := groups[k]; len(ds) > 0; {
+				n := min(len(ds), maxLevelBatch)
+				es, err := read(ChildEdges(d, k.registry, k.repository, ds[:n]))
+				if err != nil {
+					return nil, err
+				}
+				ds = ds[n:]
+				for _, e := range es {
+					out = append(out, e)
+					if !seen[e.Child] {
+						seen[e.Child] = true
+						next = append(next, e.Child)
+					}
+				}
+			}
+		}
+		frontier = next
+	}
+	return out, nil
+}

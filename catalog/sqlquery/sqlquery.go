@@ -9,6 +9,7 @@
 package sqlquery
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -37,6 +38,11 @@ type Dialect struct {
 	// ASCII letters only (SQLite's LIKE; PostgreSQL's ILIKE on the "C"
 	// collation of the text columns).
 	ILike string
+	// InTexts returns the condition "col is one of the bound texts", and
+	// the one bind argument that carries them: a statement's text stays
+	// the same whatever their number (parsing a long IN list costs more
+	// than the lookups it asks for).
+	InTexts func(b *builder, col string, vals []string) string
 }
 
 // SQLite is the dialect of catalog/sqlite: ? placeholders, times as
@@ -45,6 +51,10 @@ var SQLite = Dialect{
 	Placeholder: func(int) string { return "?" },
 	Time:        func(t time.Time) any { return t.UnixMicro() },
 	ILike:       "LIKE",
+	InTexts: func(b *builder, col string, vals []string) string {
+		j, _ := json.Marshal(vals) // strings always marshal
+		return col + " IN (SELECT value FROM json_each(" + b.arg(string(j)) + "))"
+	},
 }
 
 // Postgres is the dialect of catalog/postgres: $n placeholders, times as
@@ -53,6 +63,9 @@ var Postgres = Dialect{
 	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
 	Time:        func(t time.Time) any { return t },
 	ILike:       "ILIKE",
+	InTexts: func(b *builder, col string, vals []string) string {
+		return col + " = ANY(" + b.arg(vals) + "::text[])"
+	},
 }
 
 // Statement is SQL text with its bind arguments.

@@ -60,6 +60,7 @@ var tests = []test{
 	{"Lineage", testLineage},
 	{"LineageDanglingAndForeign", testLineageDanglingAndForeign},
 	{"LineageCycles", testLineageCycles},
+	{"LineageRandom", testLineageRandom},
 	{"Signatures", testSignatures},
 	{"Tokens", testTokens},
 	{"Owners", testOwners},
