@@ -10,10 +10,11 @@ import (
 
 func newPullCmd() *cobra.Command {
 	var (
-		opts    client.PullOptions
-		require []string
-		asJSON  bool
-		keys    []string
+		opts      client.PullOptions
+		require   []string
+		asJSON    bool
+		keys      []string
+		outDigest string
 	)
 	cmd := &cobra.Command{
 		Use:   "pull REF",
@@ -30,7 +31,10 @@ already hold a layer's content are not downloaded again. Directory layers
 the manifest's annotation KEY is VALUE (for example the embedding model the
 local data was made with). --verify-key cosign.pub refuses it, before
 anything is downloaded, unless a signature of the manifest verifies with that
-key (exit 8), and then pulls the digest that was verified.`,
+key (exit 8), and then pulls the digest that was verified.
+
+--output-digest FILE writes the digest pulled to FILE, without a trailing
+newline, creating its directory (for the next step of a pipeline).`,
 		Example: `  cairn pull 127.0.0.1:5000/datasets/abstracts:neurips-2024 -o data/
   cairn pull REG/datasets/abstracts:neurips-2024 --only 'emb*' --require org.example.model=qwen3`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -43,6 +47,7 @@ key (exit 8), and then pulls the digest that was verified.`,
 	f.IntVar(&opts.Concurrency, "concurrency", 5, "layers downloaded at once")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringArrayVar(&keys, "verify-key", nil, "refuse unless the manifest has a signature that verifies with this public key (cosign.pub; repeatable)")
+	f.StringVar(&outDigest, "output-digest", "", "write the pulled manifest's digest to FILE (no trailing newline)")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var err error
@@ -53,6 +58,10 @@ key (exit 8), and then pulls the digest that was verified.`,
 			if opts.VerifyKeys, err = loadPublicKeys("--verify-key", keys); err != nil {
 				return err
 			}
+		}
+		outDig := outputFile{flag: "output-digest", path: outDigest}
+		if err := prepareOutputs(outDig); err != nil {
+			return err
 		}
 		reg, err := rf.registry(args[0])
 		if err != nil {
@@ -66,6 +75,10 @@ key (exit 8), and then pulls the digest that was verified.`,
 		pr.finish()
 		if err != nil {
 			return err
+		}
+		outDig.value = res.Digest.String()
+		if err := writeOutputs(outDig); err != nil {
+			return fmt.Errorf("pulled %s into %s, but %w", res.Reference, res.Output, err)
 		}
 		if asJSON {
 			return printJSON(cmd, res)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,8 +19,11 @@ func newPushCmd() *cobra.Command {
 		opts           client.PushOptions
 		annotations    []string
 		annotationFile string
+		annotationJSON string
 		asJSON         bool
 		chunkSize      string
+		outReference   string
+		outDigest      string
 	)
 	cmd := &cobra.Command{
 		Use:   "push REF FILE|DIR[:MEDIATYPE]...",
@@ -35,7 +41,14 @@ blobs larger than SIZE in chunks from the start, each retried and resumed
 where the registry stopped (for flaky links; slower on good ones).
 --tag-template fills the tag from annotations, {name} meaning the annotation
 "name" or the one key ending in ".name", and makes it a valid tag (lower case,
-other characters as '-', at most 128).`,
+other characters as '-', at most 128).
+
+Annotations come from --annotation-file, then --annotation-json (a JSON
+object given as text), then -a, each overriding the one before.
+--output-reference FILE and --output-digest FILE write the pushed artifact's
+REGISTRY/REPOSITORY@DIGEST and its digest to files, without a trailing
+newline, creating their directories: how a program without a shell hands its
+results to the next step of a pipeline (Kubeflow's outputPath).`,
 		Example: `  cairn push 127.0.0.1:5000/datasets/abstracts:neurips-2024 papers.db embeddings.npy
   cairn push --plain-http 127.0.0.1:5000/datasets/abstracts papers.db emb/ \
       -a org.example.conference=neurips -a org.example.year=2024 -a org.example.model=Qwen/Qwen3-Embedding-0.6B \
@@ -48,6 +61,7 @@ other characters as '-', at most 128).`,
 	f.StringVar(&opts.ArtifactType, "artifact-type", "", "artifactType of the manifest (default "+client.DefaultArtifactType+")")
 	f.StringArrayVarP(&annotations, "annotation", "a", nil, "manifest annotation KEY=VALUE (repeatable)")
 	f.StringVar(&annotationFile, "annotation-file", "", `JSON file of annotations: {"key":"value"}, or oras's {"$manifest":{…},"TITLE":{…}}`)
+	f.StringVar(&annotationJSON, "annotation-json", "", `manifest annotations as JSON text: {"key":"value",…}`)
 	f.StringVar(&opts.Subject, "subject", "", "REF of the manifest this artifact refers to (OCI 1.1 subject); :TAG or @DIGEST for the same repository")
 	f.StringArrayVar(&opts.DerivedFrom, "derived-from", nil, "REF this artifact was made from, recorded as "+client.AnnotationDerivedFrom+" (repeatable)")
 	f.StringVar(&opts.TagTemplate, "tag-template", "", "make the tag from annotations, e.g. '{conference}-{year}_{model}'")
@@ -55,6 +69,8 @@ other characters as '-', at most 128).`,
 	f.IntVar(&opts.Concurrency, "concurrency", 5, "layers uploaded at once")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&chunkSize, "chunk-size", "", "upload blobs larger than SIZE (e.g. 16MiB) in chunks of SIZE that resume (env CAIRN_CHUNK_SIZE)")
+	f.StringVar(&outReference, "output-reference", "", "write REGISTRY/REPOSITORY@DIGEST of the pushed artifact to FILE (no trailing newline)")
+	f.StringVar(&outDigest, "output-digest", "", "write the pushed manifest's digest to FILE (no trailing newline)")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		rf.chunkSize = first(chunkSize, environment()("CAIRN_CHUNK_SIZE"))
@@ -67,12 +83,24 @@ other characters as '-', at most 128).`,
 			maps.Copy(ann, manifestAnn)
 			opts.LayerAnnotations = layerAnn
 		}
+		if annotationJSON != "" {
+			jsonAnn, err := parseAnnotationJSON(annotationJSON)
+			if err != nil {
+				return err
+			}
+			maps.Copy(ann, jsonAnn)
+		}
 		flagAnn, err := parseKV("annotation", annotations)
 		if err != nil {
 			return err
 		}
 		maps.Copy(ann, flagAnn)
 		opts.Annotations = ann
+		outRef := outputFile{flag: "output-reference", path: outReference}
+		outDig := outputFile{flag: "output-digest", path: outDigest}
+		if err := prepareOutputs(outRef, outDig); err != nil {
+			return err
+		}
 		refs := []string{args[0]}
 		if opts.Subject != "" && opts.Subject[0] != ':' && opts.Subject[0] != '@' {
 			refs = append(refs, opts.Subject)
@@ -89,6 +117,15 @@ other characters as '-', at most 128).`,
 		pr.finish()
 		if err != nil {
 			return err
+		}
+		pinned, err := reg.ParseReference(res.Reference)
+		if err != nil {
+			return err
+		}
+		outRef.value = pinned.SetDigest(res.Digest.String()).CommonName()
+		outDig.value = res.Digest.String()
+		if err := writeOutputs(outRef, outDig); err != nil {
+			return fmt.Errorf("pushed %s, but %w", res.Reference, err)
 		}
 		if asJSON {
 			return printJSON(cmd, res)
@@ -118,6 +155,64 @@ func readAnnotationFile(path string) (map[string]string, map[string]map[string]s
 		return nil, nil, usageError{fmt.Errorf("--annotation-file %s: want a JSON object of strings, or {\"$manifest\":{…}}: %w", path, err)}
 	}
 	return flat, nil, nil
+}
+
+// parseAnnotationJSON reads --annotation-json: a JSON object of strings,
+// given as text where a file is not at hand (a pipeline passes a value).
+func parseAnnotationJSON(text string) (map[string]string, error) {
+	var ann map[string]string
+	err := json.Unmarshal([]byte(text), &ann)
+	if err == nil && ann == nil {
+		err = errors.New("got null")
+	}
+	if err != nil {
+		return nil, usageError{fmt.Errorf(`--annotation-json: want a JSON object of strings, such as {"org.example.model":"qwen3"}: %w`, err)}
+	}
+	for k := range ann {
+		if strings.TrimSpace(k) == "" {
+			return nil, usageError{errors.New("--annotation-json: an annotation key is empty")}
+		}
+	}
+	return ann, nil
+}
+
+// outputFile is a file a command writes a result to for the next step of
+// a pipeline (Kubeflow's outputPath); path "" means the flag was not given.
+type outputFile struct {
+	flag, path string
+	value      string
+}
+
+// prepareOutputs creates the directories of the output files before any
+// work is done: pipelines leave that to the program, and a path that cannot
+// be written should fail the command before it pushes or pulls anything.
+func prepareOutputs(outputs ...outputFile) error {
+	for _, o := range outputs {
+		if o.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(o.path); err == nil && !fi.Mode().IsRegular() {
+			return usageError{fmt.Errorf("--%s %s exists and is not a regular file", o.flag, o.path)}
+		}
+		if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
+			return usageError{fmt.Errorf("--%s: %w", o.flag, err)}
+		}
+	}
+	return nil
+}
+
+// writeOutputs writes each value to its file atomically and without a
+// trailing newline: Kubeflow takes a file's whole content as the output.
+func writeOutputs(outputs ...outputFile) error {
+	for _, o := range outputs {
+		if o.path == "" {
+			continue
+		}
+		if err := writeAtomic(o.path, strings.NewReader(o.value)); err != nil {
+			return fmt.Errorf("--%s: %w", o.flag, err)
+		}
+	}
+	return nil
 }
 
 // printJSON prints v as indented JSON.
