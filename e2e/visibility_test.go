@@ -23,6 +23,23 @@ func TestVisibility(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts cairn")
 	}
+	visibilityScenario(t)
+}
+
+// TestVisibilityOverZot is TestVisibility with cairn in front of a real
+// zot: tags, referrers and blobs come from zot, filtered by cairn.
+func TestVisibilityOverZot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts cairn and zot")
+	}
+	zot := os.Getenv("ZOT_BIN")
+	if zot == "" {
+		t.Skip("SKIPPED: ZOT_BIN is not set; this test needs a zot binary (see README, 'Testing against zot')")
+	}
+	visibilityScenario(t, "--upstream", "http://"+startZot(t, zot))
+}
+
+func visibilityScenario(t *testing.T, extraArgs ...string) {
 	base := t.TempDir()
 	dataDir := filepath.Join(base, "data")
 	issue := func(user, scope string) string {
@@ -38,7 +55,7 @@ func TestVisibility(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &cairn{t: t, dataDir: dataDir, workDir: t.TempDir(), args: []string{"--config", cfg, "--auth"}}
+	c := &cairn{t: t, dataDir: dataDir, workDir: t.TempDir(), args: append([]string{"--config", cfg, "--auth"}, extraArgs...)}
 	c.addr = freeAddr(t)
 	c.start()
 	t.Cleanup(c.stop)
