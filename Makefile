@@ -31,7 +31,7 @@ stamp = $(TOOLS_DIR)/stamps/$(subst /,_,$(1))
 
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all build run test test-short lint staticcheck vulncheck fmt vet tools lint-tools conformance bench bench-e2e clean
+.PHONY: all build run test test-short lint staticcheck vulncheck fmt vet tools lint-tools conformance bench bench-e2e image clean
 
 all: fmt vet lint test
 
@@ -40,6 +40,17 @@ build:
 
 run: build
 	./bin/cairn serve
+
+# A linux/amd64 + linux/arm64 OCI image in bin/image, assembled without
+# Docker. IMAGE=host:5000/cairn:dev also pushes it (IMAGE_INSECURE=1 for a
+# plain-HTTP registry).
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-amd64/cairn ./cmd/cairn
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux-arm64/cairn ./cmd/cairn
+	rm -rf bin/image
+	$(GO) run ./tools/mkimage --version '$(VERSION)' --revision '$(REVISION)' \
+		--binary linux/amd64=bin/linux-amd64/cairn --binary linux/arm64=bin/linux-arm64/cairn \
+		--oci-layout bin/image $(if $(IMAGE),--push '$(IMAGE)') $(if $(IMAGE_INSECURE),--insecure)
 
 test: build tools
 	CAIRN_BIN=$(CURDIR)/bin/cairn $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
