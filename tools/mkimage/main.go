@@ -316,9 +316,9 @@ func platformImage(o options, p v1.Platform, binary string, caCerts []byte) (v1.
 			// the container could reach, and keeps its data in ./data.
 			// Flags, not the environment: given arguments (serve --config
 			// FILE) replace them, so a config file's settings then hold.
-			Cmd:  []string{"serve", "--addr", "0.0.0.0:5000", "--data-dir", "/var/lib/cairn"},
-			User: fmt.Sprintf("%d:%d", nonroot, nonroot),
-			Env:  []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
+			Cmd:          []string{"serve", "--addr", "0.0.0.0:5000", "--data-dir", "/var/lib/cairn"},
+			User:         fmt.Sprintf("%d:%d", nonroot, nonroot),
+			Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
 			ExposedPorts: map[string]struct{}{port: {}},
 			Labels:       annotations(o),
 		},
