@@ -113,6 +113,10 @@ type Store interface {
 
 	// Manifest returns one entry with its tags.
 	Manifest(ctx context.Context, repo string, dgst digest.Digest) (Manifest, error)
+	// Manifests returns the entries of nodes that the catalog holds, as
+	// Manifest would, in no order, read in one transaction; nodes it does
+	// not hold (those of other registries among them) are left out.
+	Manifests(ctx context.Context, nodes []Node) ([]Manifest, error)
 	// ResolveTag returns the digest a tag points at.
 	ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error)
 	// Referrers returns the manifests in repo whose subject is dgst, oldest

@@ -166,6 +166,9 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return catalogUnavailable(err)
 		}
+		if err := g.prefetch(es); err != nil {
+			return err
+		}
 		if err := g.walk(root, dir, es, includeAttachments); err != nil {
 			return err
 		}
@@ -222,6 +225,49 @@ type lineageGraph struct {
 	viewer       *catalog.Viewer
 	root         catalog.Node
 	rootByDigest bool
+	// read holds the manifests of the walks' nodes, read in one batch;
+	// a node in it as nil is not in the catalog.
+	read map[catalog.Node]*catalog.Manifest
+}
+
+// prefetch reads the manifests of every node of es not read yet, in one
+// batch: a walk of thousands of nodes would otherwise read them one by
+// one.
+func (g *lineageGraph) prefetch(es []catalog.Edge) error {
+	if g.read == nil {
+		g.read = map[catalog.Node]*catalog.Manifest{}
+	}
+	var want []catalog.Node
+	for _, e := range es {
+		for _, n := range []catalog.Node{e.Child, e.Parent} {
+			if _, ok := g.read[n]; !ok && n.Registry == "" {
+				g.read[n] = nil
+				want = append(want, n)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	ms, err := g.s.store.Manifests(g.r.Context(), want)
+	if err != nil {
+		return catalogUnavailable(err)
+	}
+	for i := range ms {
+		g.read[catalog.Node{Repository: ms[i].Repository, Digest: ms[i].Digest}] = &ms[i]
+	}
+	return nil
+}
+
+// manifest returns node n's manifest: from the batch read, or read now.
+func (g *lineageGraph) manifest(n catalog.Node) (catalog.Manifest, error) {
+	if m, ok := g.read[n]; ok {
+		if m == nil {
+			return catalog.Manifest{}, catalog.ErrNotFound
+		}
+		return *m, nil
+	}
+	return g.s.store.Manifest(g.r.Context(), n.Repository, n.Digest)
 }
 
 // node returns the answer's node n, reading it from the catalog the first
@@ -232,7 +278,7 @@ func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
 	}
 	jn := &lineageNodeJSON{Ref: nodeRef(n), Registry: n.Registry, Repository: n.Repository, Digest: n.Digest, Tags: []string{}, Annotations: map[string]string{}}
 	if n.Registry == "" {
-		m, err := g.s.store.Manifest(g.r.Context(), n.Repository, n.Digest)
+		m, err := g.manifest(n)
 		switch {
 		case err == nil && !g.sees(n, m):
 			jn.hidden = true

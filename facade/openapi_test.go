@@ -438,6 +438,17 @@ func (s apiStubStore) Manifest(_ context.Context, repo string, d digest.Digest) 
 	return stubManifest(repo, d), nil
 }
 
+func (s apiStubStore) Manifests(_ context.Context, nodes []catalog.Node) ([]catalog.Manifest, error) {
+	if s.mode != "" {
+		return nil, s.err(false)
+	}
+	var out []catalog.Manifest
+	for _, n := range nodes {
+		out = append(out, stubManifest(n.Repository, n.Digest))
+	}
+	return out, nil
+}
+
 func (s apiStubStore) ResolveTag(context.Context, string, string) (digest.Digest, error) {
 	if s.mode != "" {
 		return "", s.err(true)

@@ -147,6 +147,33 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 	return m, nil
 }
 
+// Manifests returns the entries of nodes the catalog holds, in no order.
+func (s *Store) Manifests(ctx context.Context, nodes []catalog.Node) ([]catalog.Manifest, error) {
+	out := []catalog.Manifest{}
+	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
+		for _, batch := range sqlquery.ByRepository(nodes) {
+			st := sqlquery.ManifestsIn(sqlquery.Postgres, batch.Repository, batch.Digests)
+			rows, err := tx.Query(ctx, st.SQL, st.Args...)
+			if err != nil {
+				return err
+			}
+			ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (catalog.Manifest, error) { return scanManifest(row) })
+			if err != nil {
+				return err
+			}
+			if err := loadDetails(ctx, tx, ms); err != nil {
+				return err
+			}
+			out = append(out, ms...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: manifests: %w", err)
+	}
+	return out, nil
+}
+
 // Referrers returns the entries in repo whose subject is subject, oldest push
 // first (then by digest), only those of artifactType unless it is "".
 func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {

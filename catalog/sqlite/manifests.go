@@ -159,6 +159,42 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 	return m, nil
 }
 
+// Manifests returns the entries of nodes the catalog holds, in no order.
+func (s *Store) Manifests(ctx context.Context, nodes []catalog.Node) ([]catalog.Manifest, error) {
+	out := []catalog.Manifest{}
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		for _, batch := range sqlquery.ByRepository(nodes) {
+			st := sqlquery.ManifestsIn(sqlquery.SQLite, batch.Repository, batch.Digests)
+			rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+			if err != nil {
+				return err
+			}
+			var ms []catalog.Manifest
+			for rows.Next() {
+				m, err := scanManifest(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				ms = append(ms, m)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if err := loadDetails(ctx, tx, ms); err != nil {
+				return err
+			}
+			out = append(out, ms...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: manifests: %w", err)
+	}
+	return out, nil
+}
+
 // Referrers returns the entries in repo whose subject is subject, oldest push
 // first (then by digest), only those of artifactType unless it is "".
 func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {

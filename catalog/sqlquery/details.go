@@ -1,8 +1,6 @@
 package sqlquery
 
 import (
-	"strings"
-
 	"github.com/cairn-dev/cairn/catalog"
 )
 
@@ -29,7 +27,7 @@ func Index(ms []catalog.Manifest) map[Key]*catalog.Manifest {
 func Layers(d Dialect, ms []catalog.Manifest) Statement {
 	b := &builder{d: d}
 	return b.statement(`SELECT repository, manifest_digest, kind, digest, media_type, size, artifact_type, title, annotations
-FROM layers WHERE (repository, manifest_digest) IN (` + b.keys(ms) + `)
+FROM layers WHERE ` + b.keys("repository", "manifest_digest", ms) + `
 ORDER BY repository, manifest_digest, position`)
 }
 
@@ -39,22 +37,20 @@ ORDER BY repository, manifest_digest, position`)
 func Tags(d Dialect, ms []catalog.Manifest) Statement {
 	b := &builder{d: d}
 	return b.statement(`SELECT repository, digest, tag
-FROM tags WHERE (repository, digest) IN (` + b.keys(ms) + `)
+FROM tags WHERE ` + b.keys("repository", "digest", ms) + `
 ORDER BY repository, digest, tag`)
 }
 
-// keys binds the repository and digest of each manifest of ms and returns
-// them as a VALUES list.
-func (b *builder) keys(ms []catalog.Manifest) string {
-	var sb strings.Builder
-	sb.WriteString("VALUES ")
+// keys returns the condition "(c1, c2) is the repository and digest of
+// a manifest of ms", bound as two lists: the statement's text is the same
+// whatever their number (a VALUES list of thousands costs more to parse
+// than the lookups it asks for).
+func (b *builder) keys(c1, c2 string, ms []catalog.Manifest) string {
+	repos, digests := make([]string, len(ms)), make([]string, len(ms))
 	for i, m := range ms {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString("(" + b.arg(m.Repository) + ", " + b.arg(string(m.Digest)) + ")")
+		repos[i], digests[i] = m.Repository, string(m.Digest)
 	}
-	return sb.String()
+	return b.d.InPairs(b, c1, c2, repos, digests)
 }
 
 // Signatures returns the statement that reads the signature records of
@@ -64,7 +60,7 @@ func (b *builder) keys(ms []catalog.Manifest) string {
 func Signatures(d Dialect, ms []catalog.Manifest) Statement {
 	b := &builder{d: d}
 	return b.statement(`SELECT repository, digest, signature_digest, position, form, key_id, verified, signed_at, error
-FROM signatures WHERE (repository, digest) IN (` + b.keys(ms) + `)
+FROM signatures WHERE ` + b.keys("repository", "digest", ms) + `
 ORDER BY repository, digest, signed_at, signature_digest, position`)
 }
 
@@ -94,5 +90,43 @@ ORDER BY 1, 2`)
 func Ownership(d Dialect, ms []catalog.Manifest) Statement {
 	b := &builder{d: d}
 	return b.statement(`SELECT repository, digest, owner, visibility
-FROM owners WHERE (repository, digest) IN (` + b.keys(ms) + `)`)
+FROM owners WHERE ` + b.keys("repository", "digest", ms) + ``)
+}
+
+// ManifestsIn returns the statement reading the manifests of repo whose
+// digests are among digests (at most MaxLimit of them). Its rows are
+// ManifestColumns.
+func ManifestsIn(d Dialect, repo string, digests []string) Statement {
+	b := &builder{d: d}
+	where := "repository = " + b.arg(repo) + " AND " + d.InTexts(b, "digest", digests)
+	return b.statement("SELECT " + ManifestColumns + " FROM manifests WHERE " + where)
+}
+
+// ByRepository groups the digests of nodes in this registry by
+// repository, in batches of at most MaxLimit, each once: how Manifests
+// reads them.
+func ByRepository(nodes []catalog.Node) []RepositoryBatch {
+	var out []RepositoryBatch
+	at := map[string]int{} // repository → its last batch in out
+	seen := map[catalog.Node]bool{}
+	for _, n := range nodes {
+		if n.Registry != "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		i, ok := at[n.Repository]
+		if !ok || len(out[i].Digests) >= MaxLimit {
+			out = append(out, RepositoryBatch{Repository: n.Repository})
+			i = len(out) - 1
+			at[n.Repository] = i
+		}
+		out[i].Digests = append(out[i].Digests, string(n.Digest))
+	}
+	return out
+}
+
+// RepositoryBatch is some digests of one repository.
+type RepositoryBatch struct {
+	Repository string
+	Digests    []string
 }

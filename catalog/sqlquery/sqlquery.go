@@ -43,6 +43,9 @@ type Dialect struct {
 	// the same whatever their number (parsing a long IN list costs more
 	// than the lookups it asks for).
 	InTexts func(b *builder, col string, vals []string) string
+	// InPairs is InTexts for two columns: "(c1, c2) is one of the pairs
+	// (as[i], bs[i])", bound whole.
+	InPairs func(b *builder, c1, c2 string, as, bs []string) string
 }
 
 // SQLite is the dialect of catalog/sqlite: ? placeholders, times as
@@ -55,6 +58,14 @@ var SQLite = Dialect{
 		j, _ := json.Marshal(vals) // strings always marshal
 		return col + " IN (SELECT value FROM json_each(" + b.arg(string(j)) + "))"
 	},
+	InPairs: func(b *builder, c1, c2 string, as, bs []string) string {
+		pairs := make([][2]string, len(as))
+		for i := range as {
+			pairs[i] = [2]string{as[i], bs[i]}
+		}
+		j, _ := json.Marshal(pairs)
+		return "(" + c1 + ", " + c2 + ") IN (SELECT value ->> 0, value ->> 1 FROM json_each(" + b.arg(string(j)) + "))"
+	},
 }
 
 // Postgres is the dialect of catalog/postgres: $n placeholders, times as
@@ -65,6 +76,9 @@ var Postgres = Dialect{
 	ILike:       "ILIKE",
 	InTexts: func(b *builder, col string, vals []string) string {
 		return col + " = ANY(" + b.arg(vals) + "::text[])"
+	},
+	InPairs: func(b *builder, c1, c2 string, as, bs []string) string {
+		return "(" + c1 + ", " + c2 + ") IN (SELECT * FROM unnest(" + b.arg(as) + "::text[], " + b.arg(bs) + "::text[]))"
 	},
 }
 

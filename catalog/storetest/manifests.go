@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -163,4 +165,52 @@ func testDeleteManifest(t *testing.T, s catalog.Store) {
 	}
 	assertStrings(t, "Repositories after deleting every manifest", repositories(t, s), nil)
 	assertStats(t, s, catalog.Stats{})
+}
+
+// testManifestsBatch reads many manifests at once: each as Manifest reads
+// it, missing and foreign nodes left out, duplicates once, across the
+// batch size and across repositories.
+func testManifestsBatch(t *testing.T, s catalog.Store) {
+	var ms []catalog.Manifest
+	for i := range 1203 {
+		ms = append(ms, image(fmt.Sprintf("batch/r%d", i%3), fmt.Sprintf("m%d", i), at(i%50)))
+	}
+	put(t, s, ms...)
+	for i, m := range ms[:40] {
+		if i%7 == 0 {
+			if err := s.Tag(t.Context(), m.Repository, fmt.Sprintf("t%d", i), m.Digest); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var nodes []catalog.Node
+	for _, m := range ms {
+		nodes = append(nodes, node(m), node(m))
+	}
+	nodes = append(nodes,
+		catalog.Node{Repository: "batch/r0", Digest: dg("not stored")},
+		catalog.Node{Registry: "ghcr.io", Repository: ms[0].Repository, Digest: ms[0].Digest})
+	got, err := s.Manifests(t.Context(), nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ms) {
+		t.Fatalf("Manifests returned %d entries, want %d", len(got), len(ms))
+	}
+	byKey := map[catalog.Node]catalog.Manifest{}
+	for _, m := range got {
+		byKey[node(m)] = m
+	}
+	for _, m := range ms {
+		b, ok := byKey[node(m)]
+		if !ok {
+			t.Fatalf("%s@%s missing", m.Repository, m.Digest)
+		}
+		if one := get(t, s, m.Repository, m.Digest); !reflect.DeepEqual(one, b) {
+			t.Fatalf("batch read %+v\nManifest reads %+v", b, one)
+		}
+	}
+	if got, err := s.Manifests(t.Context(), nil); err != nil || len(got) != 0 {
+		t.Errorf("Manifests(nil) = %v, %v", got, err)
+	}
 }

@@ -20,6 +20,7 @@ var tests = []test{
 	{"ManifestRoundtrip", testManifestRoundtrip},
 	{"ManifestMinimal", testManifestMinimal},
 	{"ManifestNotFound", testManifestNotFound},
+	{"ManifestsBatch", testManifestsBatch},
 	{"PutManifestReplaces", testPutManifestReplaces},
 	{"PutManifestZeroPushedAt", testPutManifestZeroPushedAt},
 	{"SameDigestTwoRepositories", testSameDigestTwoRepositories},
