@@ -366,3 +366,56 @@ func TestHiddenDelete(t *testing.T) {
 		t.Errorf("refused deletes lost the artifact: %d", code)
 	}
 }
+
+// TestBearerScope checks that a bearer token of the token flow is good
+// for the repository and actions it was issued for only: not another
+// repository (which reads as missing), not a push or delete where it
+// holds pull, and not once tampered with.
+func TestBearerScope(t *testing.T) {
+	f := newVisibilityFixture(t)
+	a := f.push("owner", "stage/a", "v1", "application/vnd.cairn.test.v1", nil)
+	b := f.push("owner", "stage/b", "v1", "application/vnd.cairn.test.v1", nil)
+	for _, x := range []artifact{a, b} {
+		if code, body := f.promote("owner", x, "private"); code != http.StatusOK {
+			t.Fatalf("promote: %d %s", code, body)
+		}
+	}
+	// The colleague may pull, push and delete everywhere, but asks for
+	// pull on stage/a only.
+	code, _, body := f.do("colleague", http.MethodGet, "/auth/token?service=cairn&scope=repository:stage/a:pull", nil, "")
+	var tok struct{ Token string }
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &tok) != nil || tok.Token == "" {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	f.tok["bearer"] = "Bearer " + tok.Token
+	parts := strings.Split(tok.Token, ".")
+	claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	widened := strings.Replace(string(claims), `"stage/a"`, `"stage/b"`, 1)
+	f.tok["widened"] = "Bearer " + parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(widened)) + "." + parts[2]
+
+	for i, tc := range []struct {
+		who, method, path string
+		want              int
+		code              string
+	}{
+		{"bearer", "GET", "/v2/stage/a/manifests/" + a.digest.String(), 200, ""},
+		{"bearer", "GET", "/v2/stage/a/blobs/" + a.layer.String(), 200, ""},
+		{"bearer", "GET", "/v2/stage/b/manifests/" + b.digest.String(), 404, "NAME_UNKNOWN"},
+		{"bearer", "GET", "/v2/stage/b/blobs/" + b.layer.String(), 404, "NAME_UNKNOWN"},
+		{"bearer", "GET", "/v2/stage/b/tags/list", 404, "NAME_UNKNOWN"},
+		{"bearer", "POST", "/v2/stage/a/blobs/uploads/", 401, "UNAUTHORIZED"},
+		{"bearer", "DELETE", "/v2/stage/a/manifests/" + a.digest.String(), 401, "UNAUTHORIZED"},
+		{"widened", "GET", "/v2/stage/b/manifests/" + b.digest.String(), 401, "UNAUTHORIZED"},
+		{"colleague", "GET", "/v2/stage/b/manifests/" + b.digest.String(), 200, ""},
+	} {
+		t.Run(fmt.Sprintf("%02d %s %s %s", i, tc.who, tc.method, tc.path), func(t *testing.T) {
+			code, h, body := f.do(tc.who, tc.method, tc.path, nil, "")
+			if code != tc.want || (tc.code != "" && !strings.Contains(body, `"`+tc.code+`"`)) {
+				t.Errorf("%d %s, want %d %s", code, body, tc.want, tc.code)
+			}
+			if code == http.StatusUnauthorized && tc.who == "bearer" && !strings.Contains(h.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+				t.Errorf("WWW-Authenticate %q does not say insufficient_scope", h.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
