@@ -202,6 +202,11 @@ func TestUpstreamStreamsLargeBlobs(t *testing.T) {
 	peak := peakRSS(t, front.cmd.Process.Pid)
 	t.Logf("façade peak RSS after moving 2 GiB each way: %d MiB", peak>>20)
 	mustf(t, peak < 200<<20, "façade peak RSS %d MiB: it buffers blobs instead of streaming them", peak>>20)
+	// The cairn behind it stored and served the blob with its embedded
+	// engine: flat too.
+	peak = peakRSS(t, up.cmd.Process.Pid)
+	t.Logf("embedded engine's peak RSS after the same: %d MiB", peak>>20)
+	mustf(t, peak < 200<<20, "embedded cairn peak RSS %d MiB: it buffers blobs instead of streaming them", peak>>20)
 }
 
 // catalogDigests lists every artifact digest the catalog API answers.
