@@ -110,9 +110,9 @@ func benchRun(b *testing.B, dir string, env, args []string) int64 {
 }
 
 // benchServe starts cairn serve for the benchmark, logging warnings only.
-func benchServe(b *testing.B, bin, dataDir string) string {
+func benchServe(b *testing.B, bin, dataDir string, extra ...string) string {
 	l := freeAddrTB(b)
-	cmd := exec.Command(bin, "serve", "--addr", l, "--data-dir", dataDir, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", l, "--data-dir", dataDir, "--log-level", "warn"}, extra...)...)
 	logf, err := os.Create(dataDir + ".log")
 	if err != nil {
 		b.Fatal(err)

@@ -17,10 +17,11 @@ import (
 )
 
 // BenchmarkEngineVsZot measures, with real oras, the engine performance
-// table side by side: embedded cairn and zot (ZOT_BIN), interleaved round
-// by round, new content every run, best of the rounds. Each sub-benchmark
-// reports cairn's and zot's best times and their ratio (cairn/zot; under 1
-// is faster). Run it with
+// table side by side: embedded cairn, zot (ZOT_BIN) and cairn in upstream
+// mode in front of a second zot, interleaved round by round, new content
+// every run, best of the rounds. Each sub-benchmark reports the best times
+// and the ratios to zot (ratio: embedded cairn / zot; upstream-ratio:
+// cairn in front of zot / zot; under 1 is faster). Run it with
 //
 //	make build tools
 //	ZOT_BIN=… CAIRN_BIN=$PWD/bin/cairn PATH=$HOME/.cache/cairn-tools/bin:$PATH \
@@ -34,9 +35,12 @@ func BenchmarkEngineVsZot(b *testing.B) {
 		b.Skip("SKIPPED: needs CAIRN_BIN, ZOT_BIN and oras on PATH")
 	}
 	work := b.TempDir()
+	// cairn with its embedded engine, zot alone, and cairn in upstream
+	// mode in front of a zot of its own (what the façade adds to zot).
 	targets := []struct{ name, addr string }{
 		{"cairn", benchServe(b, bin, filepath.Join(work, "cairn-data"))},
 		{"zot", benchZot(b, zot, filepath.Join(work, "zot"))},
+		{"cairn-zot", benchServe(b, bin, filepath.Join(work, "front-data"), "--upstream", "http://"+benchZot(b, zot, filepath.Join(work, "zot-behind")))},
 	}
 	home := filepath.Join(work, "home")
 	mkdir(b, home)
@@ -127,10 +131,8 @@ func BenchmarkEngineVsZot(b *testing.B) {
 			best := map[string]time.Duration{}
 			for round := range b.N {
 				run := o.make()
-				order := targets
-				if round%2 == 1 { // neither always first
-					order = []struct{ name, addr string }{targets[1], targets[0]}
-				}
+				// Each target first in turn.
+				order := append(targets[round%len(targets):len(targets):len(targets)], targets[:round%len(targets)]...)
 				for _, t := range order {
 					d := run(t.addr)
 					if cur, ok := best[t.name]; !ok || d < cur {
@@ -141,6 +143,8 @@ func BenchmarkEngineVsZot(b *testing.B) {
 			b.ReportMetric(best["cairn"].Seconds()*1000, "cairn-ms")
 			b.ReportMetric(best["zot"].Seconds()*1000, "zot-ms")
 			b.ReportMetric(float64(best["cairn"])/float64(best["zot"]), "ratio")
+			b.ReportMetric(best["cairn-zot"].Seconds()*1000, "cairn-zot-ms")
+			b.ReportMetric(float64(best["cairn-zot"])/float64(best["zot"]), "upstream-ratio")
 		})
 	}
 }
