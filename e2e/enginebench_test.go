@@ -17,11 +17,14 @@ import (
 )
 
 // BenchmarkEngineVsZot measures, with real oras, the engine performance
-// table side by side: embedded cairn, zot (ZOT_BIN) and cairn in upstream
-// mode in front of a second zot, interleaved round by round, new content
-// every run, best of the rounds. Each sub-benchmark reports the best times
-// and the ratios to zot (ratio: embedded cairn / zot; upstream-ratio:
-// cairn in front of zot / zot; under 1 is faster). Run it with
+// table side by side: embedded cairn, zot (ZOT_BIN) as configured by
+// default (it does not sync what it writes), zot with storage.commit (it
+// syncs, as cairn does), and cairn in upstream mode in front of a default
+// zot, interleaved round by round, new content every run, best of the
+// rounds. Each sub-benchmark reports the best times and the ratios (ratio:
+// embedded cairn / zot; synced-ratio: embedded cairn / zot with commit;
+// upstream-ratio: cairn in front of zot / zot; under 1 is faster). Run it
+// with
 //
 //	make build tools
 //	ZOT_BIN=… CAIRN_BIN=$PWD/bin/cairn PATH=$HOME/.cache/cairn-tools/bin:$PATH \
@@ -35,12 +38,16 @@ func BenchmarkEngineVsZot(b *testing.B) {
 		b.Skip("SKIPPED: needs CAIRN_BIN, ZOT_BIN and oras on PATH")
 	}
 	work := b.TempDir()
-	// cairn with its embedded engine, zot alone, and cairn in upstream
-	// mode in front of a zot of its own (what the façade adds to zot).
+	// cairn with its embedded engine; zot as configured by default, which
+	// does not sync what it writes, and with storage.commit on, which
+	// syncs as cairn does (an answered push survives power loss); cairn in
+	// upstream mode in front of a default zot of its own (what the façade
+	// adds to zot).
 	targets := []struct{ name, addr string }{
 		{"cairn", benchServe(b, bin, filepath.Join(work, "cairn-data"))},
-		{"zot", benchZot(b, zot, filepath.Join(work, "zot"))},
-		{"cairn-zot", benchServe(b, bin, filepath.Join(work, "front-data"), "--upstream", "http://"+benchZot(b, zot, filepath.Join(work, "zot-behind")))},
+		{"zot", benchZot(b, zot, filepath.Join(work, "zot"), false)},
+		{"zot-commit", benchZot(b, zot, filepath.Join(work, "zot-commit"), true)},
+		{"cairn-zot", benchServe(b, bin, filepath.Join(work, "front-data"), "--upstream", "http://"+benchZot(b, zot, filepath.Join(work, "zot-behind"), false))},
 	}
 	home := filepath.Join(work, "home")
 	mkdir(b, home)
@@ -143,6 +150,8 @@ func BenchmarkEngineVsZot(b *testing.B) {
 			b.ReportMetric(best["cairn"].Seconds()*1000, "cairn-ms")
 			b.ReportMetric(best["zot"].Seconds()*1000, "zot-ms")
 			b.ReportMetric(float64(best["cairn"])/float64(best["zot"]), "ratio")
+			b.ReportMetric(best["zot-commit"].Seconds()*1000, "zot-commit-ms")
+			b.ReportMetric(float64(best["cairn"])/float64(best["zot-commit"]), "synced-ratio")
 			b.ReportMetric(best["cairn-zot"].Seconds()*1000, "cairn-zot-ms")
 			b.ReportMetric(float64(best["cairn-zot"])/float64(best["zot"]), "upstream-ratio")
 		})
@@ -178,12 +187,12 @@ func blobGets(b *testing.B, addr, repo, file string) time.Duration {
 }
 
 // benchZot starts zot for a benchmark.
-func benchZot(b *testing.B, bin, dir string) string {
+func benchZot(b *testing.B, bin, dir string, commit bool) string {
 	addr := freeAddrTB(b)
 	host, port, _ := strings.Cut(addr, ":")
 	mkdir(b, dir)
-	conf := fmt.Sprintf(`{"distSpecVersion":"1.1.1","storage":{"rootDirectory":%q},"http":{"address":%q,"port":%q},"log":{"level":"warn"}}`,
-		filepath.Join(dir, "storage"), host, port)
+	conf := fmt.Sprintf(`{"distSpecVersion":"1.1.1","storage":{"rootDirectory":%q,"commit":%t},"http":{"address":%q,"port":%q},"log":{"level":"warn"}}`,
+		filepath.Join(dir, "storage"), commit, host, port)
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(conf), 0o600); err != nil {
 		b.Fatal(err)
 	}
