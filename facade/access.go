@@ -145,6 +145,18 @@ func (a *Access) effective(repo string, vis catalog.Visibility) catalog.Visibili
 	return catalog.Private
 }
 
+// unindexed is the visibility of content of repo the catalog does not
+// hold (not indexed yet, or named by a digest it is not keyed by), and
+// whether p may read it: the repository's rule, except that where pushes
+// start staged it is staged, for admins only (it might be anyone's
+// staged artifact).
+func (a *Access) unindexed(p principal, repo string) (catalog.Visibility, bool) {
+	if a.rule(repo).Staging {
+		return catalog.Staged, a.may(p, repo, auth.Admin)
+	}
+	return a.effective(repo, catalog.Inherit), a.may(p, repo, auth.Pull)
+}
+
 // viewer is what p sees, for the catalog's queries; nil for an admin of
 // every repository. byDigest: p names the artifact by its digest.
 func (a *Access) viewer(p principal, byDigest bool) *catalog.Viewer {

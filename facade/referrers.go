@@ -75,8 +75,8 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 
 // subjectVisible reports whether the caller may see the subject of a
 // referrers request (always, with access control off). A subject the
-// catalog does not hold (referrers may come before it) goes by the
-// repository's rule.
+// catalog does not hold (referrers may come before it) goes by
+// Access.unindexed.
 func (s *Server) subjectVisible(r *http.Request, rt v2Route, subject digest.Digest) (bool, error) {
 	if s.access == nil {
 		return true, nil
@@ -85,7 +85,8 @@ func (s *Server) subjectVisible(r *http.Request, rt v2Route, subject digest.Dige
 	owner, vis, err := s.store.Ownership(r.Context(), rt.name, subject)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
-		return s.access.may(p, rt.name, auth.Pull), nil
+		_, ok := s.access.unindexed(p, rt.name)
+		return ok, nil
 	case err != nil:
 		return false, errcode.Wrap(errcode.Unavailable, err, "who may read %s@%s cannot be checked: the catalog is unavailable; try again", rt.name, subject)
 	}

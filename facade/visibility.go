@@ -94,12 +94,13 @@ func errManifestUnknown(repo, ref string) error {
 
 // manifestVisibility is the visibility of the manifest a read names, if
 // the caller may see it. A manifest the catalog does not hold (not yet
-// indexed, or named by a digest algorithm the catalog does not key by)
-// takes its repository's rule.
+// indexed, or named by a digest the catalog does not key it by) goes by
+// Access.unindexed.
 func (s *Server) manifestVisibility(r *http.Request, rt v2Route) (vis catalog.Visibility, ok bool, err error) {
 	ctx, p := r.Context(), principalFrom(r)
 	byRule := func() (catalog.Visibility, bool, error) {
-		return s.access.effective(rt.name, catalog.Inherit), s.access.may(p, rt.name, auth.Pull), nil
+		vis, ok := s.access.unindexed(p, rt.name)
+		return vis, ok, nil
 	}
 	dgst := digest.Digest(rt.ref)
 	if !isDigest(rt.ref) {

@@ -419,3 +419,38 @@ func TestBearerScope(t *testing.T) {
 		})
 	}
 }
+
+// TestStagedBySHA512 checks that a staged manifest pushed by its sha512
+// digest cannot be read by its sha256 digest, which the catalog does not
+// know it by: where pushes start staged, content the catalog does not hold
+// is for admins only.
+func TestStagedBySHA512(t *testing.T) {
+	f := newVisibilityFixture(t)
+	a := f.push("owner", "public/stage/x", "v1", "application/vnd.cairn.test.v1", nil)
+	code, _, m := f.do("owner", http.MethodGet, "/v2/public/stage/x/manifests/"+a.digest.String(), nil, "")
+	if code != http.StatusOK {
+		t.Fatalf("owner reads the manifest: %d", code)
+	}
+	// The same bytes with another annotation, pushed by sha512.
+	body := []byte(strings.Replace(m, `"schemaVersion":2`, `"schemaVersion":2,"annotations":{"pushed":"by sha512"}`, 1))
+	d512 := digest.SHA512.FromBytes(body)
+	if code, _, resp := f.do("owner", http.MethodPut, "/v2/public/stage/x/manifests/"+d512.String(), body, "application/vnd.oci.image.manifest.v1+json"); code != http.StatusCreated {
+		t.Fatalf("push by sha512: %d %s", code, resp)
+	}
+	d256 := digest.SHA256.FromBytes(body)
+	for _, tc := range []struct {
+		who, ref string
+		want     int
+	}{
+		{"anonymous", d512.String(), 401},
+		{"anonymous", d256.String(), 401},
+		{"colleague", d512.String(), 404},
+		{"colleague", d256.String(), 404},
+		{"owner", d512.String(), 200},
+		{"admin", d256.String(), 200},
+	} {
+		if code, _, resp := f.do(tc.who, http.MethodGet, "/v2/public/stage/x/manifests/"+tc.ref, nil, ""); code != tc.want {
+			t.Errorf("%s GET %s: %d, want %d: %s", tc.who, tc.ref, code, tc.want, resp)
+		}
+	}
+}
