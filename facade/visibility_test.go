@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
 )
 
@@ -21,6 +23,7 @@ import (
 // public/ is public, with one artifact of owner's in every state.
 type visibilityFixture struct {
 	t   *testing.T
+	s   *Server
 	srv *httptest.Server
 	st  catalog.Store
 	tok map[string]string // caller → Authorization header
@@ -37,7 +40,7 @@ func newVisibilityFixture(t *testing.T) *visibilityFixture {
 	basic := func(user, scope string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+issue(t, st, user, scope, time.Time{})))
 	}
-	return &visibilityFixture{t: t, srv: srv, st: st, tok: map[string]string{
+	return &visibilityFixture{t: t, s: s, srv: srv, st: st, tok: map[string]string{
 		"owner":     basic("owner", ":pull,push,delete"),
 		"colleague": basic("colleague", ":pull,push,delete"),
 		"admin":     basic("admin", ":admin"),
@@ -438,19 +441,40 @@ func TestStagedBySHA512(t *testing.T) {
 		t.Fatalf("push by sha512: %d %s", code, resp)
 	}
 	d256 := digest.SHA256.FromBytes(body)
-	for _, tc := range []struct {
-		who, ref string
-		want     int
-	}{
-		{"anonymous", d512.String(), 401},
-		{"anonymous", d256.String(), 401},
-		{"colleague", d512.String(), 404},
-		{"colleague", d256.String(), 404},
-		{"owner", d512.String(), 200},
-		{"admin", d256.String(), 200},
-	} {
-		if code, _, resp := f.do(tc.who, http.MethodGet, "/v2/public/stage/x/manifests/"+tc.ref, nil, ""); code != tc.want {
-			t.Errorf("%s GET %s: %d, want %d: %s", tc.who, tc.ref, code, tc.want, resp)
+	check := func(when string) {
+		t.Helper()
+		for _, tc := range []struct {
+			who, ref string
+			want     int
+		}{
+			{"anonymous", d512.String(), 401},
+			{"anonymous", d256.String(), 401},
+			{"colleague", d512.String(), 404},
+			{"colleague", d256.String(), 404},
+			{"owner", d512.String(), 200},
+			{"admin", d256.String(), 200},
+		} {
+			if code, _, resp := f.do(tc.who, http.MethodGet, "/v2/public/stage/x/manifests/"+tc.ref, nil, ""); code != tc.want {
+				t.Errorf("%s: %s GET %s: %d, want %d: %s", when, tc.who, tc.ref, code, tc.want, resp)
+			}
 		}
 	}
+	check("pushed")
+
+	// A reindex from storage finds the manifest by the digest it was
+	// pushed by, so its owner and state hold.
+	walker, ok := f.s.engine.(backend.Walker)
+	if !ok {
+		t.Fatal("the embedded engine is no Walker")
+	}
+	if _, err := catalog.Reindex(t.Context(), zap.NewNop(), f.st, walker, []string{"public/stage/x"}); err != nil {
+		t.Fatal(err)
+	}
+	if owner, vis, err := f.st.Ownership(t.Context(), "public/stage/x", d512); err != nil || owner != "owner" || vis != catalog.Staged {
+		t.Errorf("after a reindex: %q %q %v, want owner, staged", owner, vis, err)
+	}
+	if _, err := f.st.Manifest(t.Context(), "public/stage/x", d256); err == nil {
+		t.Error("after a reindex the manifest pushed by sha512 is indexed under sha256 too")
+	}
+	check("reindexed")
 }

@@ -114,3 +114,37 @@ func (e *Engine) LinkBlob(ctx context.Context, repo string, d digest.Digest) err
 	}
 	return nil
 }
+
+// manifestAliases maps the sha256 digest of each manifest of repo pushed
+// by another digest to that digest (or digests), from the links
+// LinkManifestAlias wrote.
+func (e *Engine) manifestAliases(ctx context.Context, repo string) (map[digest.Digest][]digest.Digest, error) {
+	out := map[digest.Digest][]digest.Digest{}
+	for _, alg := range []digest.Algorithm{digest.SHA384, digest.SHA512} {
+		dir := fmt.Sprintf("%s/%s/_manifests/revisions/%s", repositoriesRoot, repo, alg)
+		entries, err := e.driver.List(ctx, dir)
+		var notFound storagedriver.PathNotFoundError
+		if errors.As(err, &notFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("aliases: %w", err)
+		}
+		for _, entry := range entries {
+			alias := digest.NewDigestFromEncoded(alg, filepath.Base(entry))
+			if alias.Validate() != nil {
+				continue
+			}
+			b, err := e.driver.GetContent(ctx, manifestLinkPath(repo, alias))
+			if err != nil {
+				continue // removed while listing
+			}
+			canonical, err := digest.Parse(strings.TrimSpace(string(b)))
+			if err != nil || canonical.Algorithm() != digest.Canonical {
+				continue
+			}
+			out[canonical] = append(out[canonical], alias)
+		}
+	}
+	return out, nil
+}

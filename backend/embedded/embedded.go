@@ -233,6 +233,10 @@ func (e *Engine) Walk(ctx context.Context, repo string, fn func(backend.Manifest
 		}
 		tagsByDigest[desc.Digest.String()] = append(tagsByDigest[desc.Digest.String()], tag)
 	}
+	aliases, err := e.manifestAliases(ctx, repo)
+	if err != nil {
+		return fmt.Errorf("embedded engine: manifests of %s: %w", repo, err)
+	}
 	ms, err := r.Manifests(ctx)
 	if err != nil {
 		return fmt.Errorf("embedded engine: manifests of %s: %w", repo, err)
@@ -258,6 +262,19 @@ func (e *Engine) Walk(ctx context.Context, repo string, fn func(backend.Manifest
 		link := fmt.Sprintf("/docker/registry/v2/repositories/%s/_manifests/revisions/%s/%s/link", repo, dgst.Algorithm(), dgst.Encoded())
 		if fi, err := e.driver.Stat(ctx, link); err == nil {
 			m.ModTime = fi.ModTime()
+		}
+		// A manifest pushed by another digest is reported by that one, as
+		// it was indexed when pushed (and as its owner and visibility are
+		// kept); tags name the stored digest.
+		for _, alias := range aliases[dgst] {
+			a := m
+			a.Digest = alias.String()
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if len(aliases[dgst]) > 0 {
+			return nil
 		}
 		return fn(m)
 	})
