@@ -236,6 +236,63 @@ func (r *Registry) Delete(ctx context.Context, reference string) (digest.Digest,
 	return dig, nil
 }
 
+// Attached lists the digests of the manifests attached to reference by
+// subject, and to those in turn, deepest first: what DeleteCascade
+// deletes before the manifest itself. Cycles end.
+func (r *Registry) Attached(ctx context.Context, reference string) (digest.Digest, []digest.Digest, error) {
+	src, err := r.parseFor("delete", reference)
+	if err != nil {
+		return "", nil, err
+	}
+	m, err := r.rc.ManifestHead(ctx, src, regclient.WithManifestRequireDigest())
+	if err != nil {
+		return "", nil, registryFailure("delete", src, "manifest", err)
+	}
+	root := manifest.GetDigest(m)
+	seen := map[digest.Digest]bool{root: true}
+	var order []digest.Digest // breadth first
+	frontier := []digest.Digest{root}
+	for len(frontier) > 0 {
+		var next []digest.Digest
+		for _, d := range frontier {
+			rl, err := r.rc.ReferrerList(ctx, src.SetDigest(d.String()))
+			if err != nil {
+				return "", nil, registryFailure("delete", src, "referrers", err)
+			}
+			for _, rd := range rl.Descriptors {
+				if !seen[rd.Digest] {
+					seen[rd.Digest] = true
+					order = append(order, rd.Digest)
+					next = append(next, rd.Digest)
+				}
+			}
+		}
+		frontier = next
+	}
+	slices.Reverse(order)
+	return root, order, nil
+}
+
+// DeleteCascade deletes the manifests attached to reference by subject
+// (Attached: deepest first, so none is left pointing at a deleted one),
+// then the manifest itself. It returns the digests deleted, in order; on
+// an error, those deleted before it.
+func (r *Registry) DeleteCascade(ctx context.Context, reference string) ([]digest.Digest, error) {
+	root, attached, err := r.Attached(ctx, reference)
+	if err != nil {
+		return nil, err
+	}
+	src, _ := r.parseFor("delete", reference)
+	var deleted []digest.Digest
+	for _, d := range append(attached, root) {
+		if err := r.rc.ManifestDelete(ctx, src.SetDigest(d.String()), regclient.WithManifestCheckReferrers()); err != nil {
+			return deleted, registryFailure("delete", src.SetDigest(d.String()), "manifest", err)
+		}
+		deleted = append(deleted, d)
+	}
+	return deleted, nil
+}
+
 // Resolve returns the digest a reference names now.
 func (r *Registry) Resolve(ctx context.Context, reference string) (digest.Digest, error) {
 	src, err := r.parseFor("resolve", reference)

@@ -332,6 +332,20 @@ func TestPushRegistryCommands(t *testing.T) {
 	e.ok("delete", "--yes", c.addr+"/mirror/abstracts:neurips-2024")
 	e.fails(3, []string{"not found"}, "inspect", c.addr+"/mirror/abstracts:neurips-2024")
 
+	// delete --cascade: what is attached goes first, deepest first.
+	mirror2 := c.addr + "/mirror2/abstracts"
+	e.ok("copy", repo+":neurips-2024", mirror2)
+	var onAttached cliPushed
+	e.okJSON(&onAttached, "push", mirror2+":note-on-note", "papers.db", "--subject", "@"+attached.Digest)
+	e.fails(2, []string{"--yes"}, "delete", "--cascade", mirror2+":neurips-2024")
+	out = e.ok("delete", "--yes", "--cascade", mirror2+":neurips-2024")
+	mustf(t, strings.Count(out, "Deleted ") == 3 && strings.Index(out, onAttached.Digest) < strings.Index(out, attached.Digest) &&
+		strings.Index(out, attached.Digest) < strings.Index(out, base.Digest), "delete --cascade:\n%s", out)
+	for _, d := range []string{base.Digest, attached.Digest, onAttached.Digest} {
+		e.fails(3, []string{"not found"}, "inspect", mirror2+"@"+d)
+	}
+	e.okJSON(&in, "inspect", repo+":neurips-2024") // the original is untouched
+
 	// A chunked upload (3 chunks of 1 MiB and a short one) reads back whole.
 	e.write("chunked/big.bin", strings.Repeat("0123456789abcdef", (3<<20+1234)/16))
 	e.dir = e.path("chunked")

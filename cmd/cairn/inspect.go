@@ -182,17 +182,23 @@ login or CAIRN_* settings when they differ.`,
 }
 
 func newDeleteCmd() *cobra.Command {
-	var yes bool
+	var yes, cascade bool
 	cmd := &cobra.Command{
 		Use:   "delete REF",
 		Short: "Delete a manifest (and so every tag that points at it)",
 		Long: `Delete the manifest REF names, by tag or digest; every tag pointing at it goes
-with it. On a terminal cairn asks first; elsewhere --yes is required.`,
-		Example: `  cairn delete --yes 127.0.0.1:5000/datasets/abstracts:neurips-2023`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+with it. On a terminal cairn asks first; elsewhere --yes is required.
+--cascade first deletes what is attached to it by subject (signatures,
+SBOMs, caches attached with oras attach…), and what is attached to those,
+deepest first; artifacts that only name it in derived-from are never
+deleted (cairn serve refuses the delete while they exist).`,
+		Example: `  cairn delete --yes 127.0.0.1:5000/datasets/abstracts:neurips-2023
+  cairn delete --yes --cascade 127.0.0.1:5000/datasets/abstracts@sha256:3b1c…`,
+		Args: usageArgs(cobra.ExactArgs(1)),
 	}
 	rf := addRegistryFlags(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&cascade, "cascade", false, "delete what is attached to it by subject first, deepest first")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		reg, err := rf.registry(args[0])
 		if err != nil {
@@ -205,14 +211,29 @@ with it. On a terminal cairn asks first; elsewhere --yes is required.`,
 			if err != nil {
 				return err
 			}
+			what := "and every tag pointing at it"
+			if cascade {
+				_, attached, err := reg.Attached(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				what = fmt.Sprintf("with the %d manifests attached to it, and every tag pointing at them", len(attached))
+			}
 			if !isatty.IsTerminal(os.Stdin.Fd()) {
 				return usageError{fmt.Errorf("delete %s (%s): not on a terminal to confirm; add --yes", args[0], d)}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s (%s) and every tag pointing at it? [y/N] ", args[0], d)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s (%s) %s? [y/N] ", args[0], d, what)
 			answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 				return errors.New("not deleted")
 			}
+		}
+		if cascade {
+			deleted, err := reg.DeleteCascade(ctx, args[0])
+			for _, d := range deleted {
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted %s\n", d)
+			}
+			return err
 		}
 		d, err := reg.Delete(ctx, args[0])
 		if err != nil {
