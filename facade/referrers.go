@@ -1,11 +1,8 @@
 package facade
 
 import (
-	"errors"
 	"net/http"
 	"slices"
-
-	"github.com/opencontainers/go-digest"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -38,10 +35,14 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 		return errcode.New(errcode.Unsupported, "artifactType filter is empty; give a media type or leave it out")
 	}
 	var ms []catalog.Manifest
-	ok, err := s.subjectVisible(r, rt, subject)
+	ok := true
+	if s.access != nil {
+		// The subject is named by digest, as a manifest read would name it.
+		if _, ok, err = s.manifestVisibility(r, v2Route{kind: routeManifest, name: rt.name, ref: subject.String()}); err != nil {
+			return err
+		}
+	}
 	switch {
-	case err != nil:
-		return err
 	case !ok && !s.access.may(principalFrom(r), rt.name, auth.Pull):
 		return s.hidden(w, r, rt)
 	case ok:
@@ -71,24 +72,4 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 		w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
 	return writeJSONAs(w, r, idx)
-}
-
-// subjectVisible reports whether the caller may see the subject of a
-// referrers request (always, with access control off). A subject the
-// catalog does not hold (referrers may come before it) goes by
-// Access.unindexed.
-func (s *Server) subjectVisible(r *http.Request, rt v2Route, subject digest.Digest) (bool, error) {
-	if s.access == nil {
-		return true, nil
-	}
-	p := principalFrom(r)
-	owner, vis, err := s.store.Ownership(r.Context(), rt.name, subject)
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-		_, ok := s.access.unindexed(p, rt.name)
-		return ok, nil
-	case err != nil:
-		return false, errcode.Wrap(errcode.Unavailable, err, "who may read %s@%s cannot be checked: the catalog is unavailable; try again", rt.name, subject)
-	}
-	return s.access.viewer(p, true).Sees(rt.name, owner, vis), nil
 }

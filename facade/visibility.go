@@ -95,7 +95,7 @@ func errManifestUnknown(repo, ref string) error {
 // manifestVisibility is the visibility of the manifest a read names, if
 // the caller may see it. A manifest the catalog does not hold (not yet
 // indexed, or named by a digest the catalog does not key it by) goes by
-// Access.unindexed.
+// Access.unindexed. Referrers ask it of their subject too.
 func (s *Server) manifestVisibility(r *http.Request, rt v2Route) (vis catalog.Visibility, ok bool, err error) {
 	ctx, p := r.Context(), principalFrom(r)
 	byRule := func() (catalog.Visibility, bool, error) {
@@ -141,11 +141,11 @@ func (s *Server) blobVisibility(ctx context.Context, p principal, repo string, d
 		}
 		return best, true, nil
 	}
-	any, err := s.store.BlobUses(ctx, d, repo, nil, 1)
+	used, err := s.store.BlobUses(ctx, d, repo, nil, 1)
 	if err != nil {
 		return "", false, errcode.Wrap(errcode.Unavailable, err, "who may read blob %s cannot be checked: the catalog is unavailable; try again", d)
 	}
-	if len(any) > 0 {
+	if len(used) > 0 {
 		return "", false, nil
 	}
 	return catalog.Staged, s.access.may(p, repo, auth.Push), nil

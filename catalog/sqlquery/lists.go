@@ -149,7 +149,7 @@ func (b *builder) annotationsOf(q catalog.Query, lead int) (string, []string, er
 }
 
 // BlobUses returns the statement of catalog.Querier.BlobUses. Its rows are
-// the fields of catalog.BlobUse in order (owner and visibility ” when the
+// the fields of catalog.BlobUse in order (owner and visibility empty when the
 // manifest has no record): the layers (configs, layers and
 // child manifests) with that digest, and the manifests that are that
 // digest (kind "manifest-self", before the manifest's own layers), by
