@@ -9,6 +9,12 @@ import "strings"
 // times, and by bytes otherwise.
 func (f Filter) Matches(as map[string]string) bool {
 	v, ok := as[f.Key]
+	return f.MatchesValue(v, ok)
+}
+
+// MatchesValue is Matches for an artifact whose annotation f.Key is v
+// (ok) or that lacks it (!ok).
+func (f Filter) MatchesValue(v string, ok bool) bool {
 	switch f.Op {
 	case Exists:
 		return ok

@@ -28,7 +28,7 @@ func newAccessServer(tb testing.TB, rules ...PrefixRule) (*Server, catalog.Store
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = eng.Close() })
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.InMemoryIndex())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func benchServers(b *testing.B, opts ...facade.Option) map[string]string {
 		b.Cleanup(func() { _ = eng.Close() })
 		var h http.Handler = eng
 		if name == "facade" {
-			st, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+			st, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.InMemoryIndex())
 			if err != nil {
 				b.Fatal(err)
 			}

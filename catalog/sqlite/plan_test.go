@@ -183,12 +183,13 @@ func plan(t *testing.T, s *Store, st sqlquery.Statement) []string {
 }
 
 // TestPlansAgree checks that every plan of the artifacts query answers
-// alike (see storetest.PlansAgree).
+// alike, and that the store with its in-memory index answers as they do
+// (see storetest.PlansAgree).
 func TestPlansAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 3,000 artifacts")
 	}
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"), InMemoryIndex())
 	if err != nil {
 		t.Fatal(err)
 	}

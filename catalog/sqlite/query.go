@@ -3,11 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/postings"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
@@ -16,6 +18,20 @@ import (
 // the tags of its artifacts. See sqlquery.Artifacts for the order and the
 // paging.
 func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sort, limit int, after *catalog.Cursor) (catalog.ArtifactPage, error) {
+	if ix := s.indexFor(ctx, q); ix != nil {
+		// The statement checks q, the sort and the cursor as SQL would.
+		if _, err := sqlquery.Artifacts(sqlquery.SQLite, q, sort, limit, after); err != nil {
+			return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
+		}
+		hits, err := ix.Artifacts(q, sort, sqlquery.ClampLimit(limit)+1, after)
+		if err == nil {
+			var page catalog.ArtifactPage
+			if page, err = s.pageOf(ctx, sort, limit, hits); err == nil {
+				return page, nil
+			}
+		}
+		return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
+	}
 	var page catalog.ArtifactPage
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
 		ms, keys, err := sqlquery.RunArtifacts(sqlquery.SQLite, s.sampler.Sample(ctx), q, sort, limit, after, artifactRows(ctx, tx))
@@ -86,6 +102,12 @@ func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, v
 
 // AnnotationKeys counts the artifacts matching q that have each key.
 func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) ([]catalog.Count, error) {
+	if ix := s.indexFor(ctx, q); ix != nil {
+		if _, err := sqlquery.AnnotationKeys(sqlquery.SQLite, nil, q, limit); err != nil {
+			return nil, fmt.Errorf("sqlite: annotation keys: %w", err)
+		}
+		return ix.AnnotationKeys(q, sqlquery.ClampLimit(limit)), nil
+	}
 	st, err := sqlquery.AnnotationKeys(sqlquery.SQLite, s.sampler.Sample(ctx), q, limit)
 	if err == nil {
 		var cs []catalog.Count
@@ -99,6 +121,12 @@ func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) 
 // AnnotationValues counts the artifacts matching q that have each value of
 // key.
 func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Query, limit int) ([]catalog.Count, error) {
+	if ix := s.indexFor(ctx, q); ix != nil {
+		if _, err := sqlquery.AnnotationValues(sqlquery.SQLite, nil, key, q, limit); err != nil {
+			return nil, fmt.Errorf("sqlite: annotation values of %s: %w", key, err)
+		}
+		return ix.AnnotationValues(key, q, sqlquery.ClampLimit(limit)), nil
+	}
 	st, err := sqlquery.AnnotationValues(sqlquery.SQLite, s.sampler.Sample(ctx), key, q, limit)
 	if err == nil {
 		var cs []catalog.Count
@@ -220,4 +248,56 @@ func (s *Store) walkDown(ctx context.Context, root catalog.Node, depth int) ([]c
 	}
 	sqlquery.SortEdges(out)
 	return out, nil
+}
+
+// indexFor returns the in-memory index, current, when the store keeps one
+// and it answers q; nil sends q to SQL.
+func (s *Store) indexFor(ctx context.Context, q catalog.Query) *postings.Index {
+	if !postings.Answers(q) {
+		return nil
+	}
+	return s.index(ctx)
+}
+
+// pageOf reads the artifacts of hits, in their order, with their details,
+// and makes the page of them (see sqlquery.Page). An artifact deleted
+// since the index found it is left out.
+func (s *Store) pageOf(ctx context.Context, sort catalog.Sort, limit int, hits []postings.Hit) (catalog.ArtifactPage, error) {
+	var page catalog.ArtifactPage
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		nodes := make([]catalog.Node, len(hits))
+		for i, h := range hits {
+			nodes[i] = catalog.Node{Repository: h.Repository, Digest: h.Digest}
+		}
+		found := map[sqlquery.Key]catalog.Manifest{}
+		for _, batch := range sqlquery.ByRepository(nodes) {
+			st := sqlquery.ManifestsIn(sqlquery.SQLite, batch.Repository, batch.Digests)
+			rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				m, err := scanManifest(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				found[sqlquery.Key{Repository: m.Repository, Digest: string(m.Digest)}] = m
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return err
+			}
+		}
+		ms := make([]catalog.Manifest, 0, len(hits))
+		keys := make([]*string, 0, len(hits))
+		for _, h := range hits {
+			if m, ok := found[sqlquery.Key{Repository: h.Repository, Digest: string(h.Digest)}]; ok {
+				ms = append(ms, m)
+				keys = append(keys, h.SortKey)
+			}
+		}
+		page = sqlquery.Page(sort, limit, ms, keys)
+		return loadDetails(ctx, tx, page.Artifacts)
+	})
+	return page, err
 }

@@ -205,6 +205,43 @@ CREATE TABLE owners (
 	{sql: `
 ALTER TABLE owners ADD COLUMN visibility TEXT NOT NULL DEFAULT '';
 `},
+
+	// 9: the change log. Every write to what the catalog API filters on
+	// (a manifest, its tags, owner, visibility or signatures) leaves the
+	// manifest's key here, whichever process wrote it, so that an
+	// in-memory index (InMemoryIndex) can replay what changed since it
+	// last looked. The index deletes what it has replayed.
+	{sql: `
+CREATE TABLE changes (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	repository TEXT NOT NULL,
+	digest     TEXT NOT NULL
+);
+CREATE TRIGGER manifests_insert AFTER INSERT ON manifests BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER manifests_update AFTER UPDATE ON manifests BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER manifests_delete AFTER DELETE ON manifests BEGIN
+	INSERT INTO changes (repository, digest) VALUES (OLD.repository, OLD.digest); END;
+CREATE TRIGGER tags_insert AFTER INSERT ON tags BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER tags_update AFTER UPDATE ON tags BEGIN
+	INSERT INTO changes (repository, digest) VALUES (OLD.repository, OLD.digest), (NEW.repository, NEW.digest); END;
+CREATE TRIGGER tags_delete AFTER DELETE ON tags BEGIN
+	INSERT INTO changes (repository, digest) VALUES (OLD.repository, OLD.digest); END;
+CREATE TRIGGER owners_insert AFTER INSERT ON owners BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER owners_update AFTER UPDATE ON owners BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER owners_delete AFTER DELETE ON owners BEGIN
+	INSERT INTO changes (repository, digest) VALUES (OLD.repository, OLD.digest); END;
+CREATE TRIGGER signatures_insert AFTER INSERT ON signatures BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER signatures_update AFTER UPDATE ON signatures BEGIN
+	INSERT INTO changes (repository, digest) VALUES (NEW.repository, NEW.digest); END;
+CREATE TRIGGER signatures_delete AFTER DELETE ON signatures BEGIN
+	INSERT INTO changes (repository, digest) VALUES (OLD.repository, OLD.digest); END;
+`},
 }
 
 // backfillEdges records the edges of every manifest with a subject or a

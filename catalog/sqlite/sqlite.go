@@ -35,6 +35,8 @@ type Store struct {
 	write   *sql.DB // one connection, for every write
 	read    *sql.DB // read-only connections
 	sampler *sqlquery.Sampler
+	// postings is the in-memory index, nil unless InMemoryIndex asked.
+	postings *postingsState
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -42,7 +44,7 @@ var _ catalog.Store = (*Store)(nil)
 // Open opens the SQLite database at path, creating the file if needed, and
 // creates or migrates its schema. path names a file; ":memory:" and "file:"
 // URIs are refused, because the store opens the file more than once.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: path must name a database file", path)
 	}
@@ -74,6 +76,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{write: write, read: read}
 	s.sampler = sqlquery.NewSampler(s.readSample)
+	for _, o := range opts {
+		o(s)
+	}
+	if s.postings != nil {
+		if err := s.startIndex(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open %s: in-memory index: %w", path, err)
+		}
+	}
 	return s, nil
 }
 
@@ -127,6 +138,7 @@ func dsn(path string, readOnly bool) string {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.sampler.Close()
+	s.postings.close()
 	if err := errors.Join(s.read.Close(), s.write.Close()); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

@@ -13,7 +13,21 @@ import (
 	"github.com/cairn-dev/cairn/catalog/storetest"
 )
 
+// TestStore runs the shared suite on the store as cairn serve opens it,
+// with the in-memory index answering queries.
 func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) catalog.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"), sqlite.InMemoryIndex())
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestStoreSQL runs the shared suite on the store without the index: SQL
+// answers every query.
+func TestStoreSQL(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) catalog.Store {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
 		if err != nil {

@@ -1,0 +1,569 @@
+package postings
+
+import (
+	"cmp"
+	"container/heap"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/google/btree"
+
+	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/catalog"
+)
+
+func sortKey(v string) string { return annotations.SortKey(v) }
+
+// Answers reports whether the index answers q: every query but full-text
+// search, which the store's SQL answers.
+func Answers(q catalog.Query) bool { return q.Text == "" }
+
+// Artifacts returns up to n artifacts matching q, in the order s, strictly
+// after the cursor (nil for the first), with the semantics of
+// catalog.Querier.Artifacts. q, s and the cursor must have been checked
+// (as sqlquery does) and q must be one the index Answers.
+func (ix *Index) Artifacts(q catalog.Query, s catalog.Sort, n int, after *catalog.Cursor) ([]Hit, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	set, keep := ix.match(q)
+	var pivot *entry
+	if after != nil {
+		pivot = &entry{repo: &repo{name: after.Repository}, digest: string(after.Digest)}
+	}
+	switch s.Field {
+	case catalog.SortPushed, catalog.SortSize, catalog.SortRepository:
+		tree, less := ix.byName, byName
+		if pivot != nil && s.Field != catalog.SortRepository {
+			v, err := strconv.ParseInt(after.Value, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: cursor value %q is not an integer", catalog.ErrInvalidQuery, after.Value)
+			}
+			pivot.pushed, pivot.size = v, v
+		}
+		switch s.Field {
+		case catalog.SortPushed:
+			tree, less = ix.byPushed, byPushed
+		case catalog.SortSize:
+			tree, less = ix.bySize, bySize
+		}
+		es := ordered(set, keep, tree, less, s.Desc, ref(pivot), n, ix.entryAt)
+		return hits(es, func(*entry) *string { return nil }), nil
+	case catalog.SortAnnotation:
+		return ix.byAnnotationKey(set, keep, s, pivot, after, n), nil
+	}
+	return nil, fmt.Errorf("%w: unknown sort field %d", catalog.ErrInvalidQuery, int(s.Field))
+}
+
+// byAnnotationKey is Artifacts sorted by an annotation: those that have
+// it by its sort key, then those that lack it.
+func (ix *Index) byAnnotationKey(set *roaring.Bitmap, keep func(*entry) bool, s catalog.Sort, pivot *entry, after *catalog.Cursor, n int) []Hit {
+	kid, known := ix.strs.lookup(s.Key)
+	kp := ix.keys[kid]
+	if !known || kp == nil {
+		return hits(ordered(set, keep, ix.byName, byName, s.Desc, ref(pivot), n, ix.entryAt), func(*entry) *string { return nil })
+	}
+	var out []Hit
+	if after == nil || !after.Missing {
+		var ip *annItem
+		if pivot != nil {
+			ip = &annItem{sk: after.Value, e: pivot}
+		}
+		tree := ix.annotationOrder(kid)
+		present := roaring.And(set, kp.all)
+		itemAt := func(slot uint32) annItem {
+			e := ix.entries[slot]
+			v, _ := e.value(kid)
+			return annItem{sk: ix.strs.sortKeys[v], e: e}
+		}
+		var ikeep func(annItem) bool
+		if keep != nil {
+			ikeep = func(it annItem) bool { return keep(it.e) }
+		}
+		for _, it := range ordered(present, ikeep, tree, annLess, s.Desc, ip, n, itemAt) {
+			out = append(out, Hit{Key: it.e.key(), SortKey: &it.sk})
+		}
+		pivot = nil // the others start at the first that lacks it
+	}
+	if len(out) < n {
+		absent := roaring.AndNot(set, kp.all)
+		out = append(out, hits(ordered(absent, keep, ix.byName, byName, s.Desc, ref(pivot), n-len(out), ix.entryAt), func(*entry) *string { return nil })...)
+	}
+	return out
+}
+
+// ref returns a pointer to the pivot p, nil when there is none.
+func ref(p *entry) **entry {
+	if p == nil {
+		return nil
+	}
+	return &p
+}
+
+func (ix *Index) entryAt(slot uint32) *entry { return ix.entries[slot] }
+
+func (e *entry) key() Key { return Key{Repository: e.repo.name, Digest: digestOf(e.digest)} }
+
+func hits(es []*entry, sk func(*entry) *string) []Hit {
+	out := make([]Hit, len(es))
+	for i, e := range es {
+		out[i] = Hit{Key: e.key(), SortKey: sk(e)}
+	}
+	return out
+}
+
+// annItem is an artifact in the order of one annotation: its sort key
+// there, then repository and digest.
+type annItem struct {
+	sk string
+	e  *entry
+}
+
+func annLess(a, b annItem) bool {
+	if a.sk != b.sk {
+		return a.sk < b.sk
+	}
+	return byName(a.e, b.e)
+}
+
+// annotationOrder returns the order of the artifacts with key kid, built
+// now if the index does not keep it (under the read lock).
+func (ix *Index) annotationOrder(kid uint32) *btree.BTreeG[annItem] {
+	ix.ordersMu.Lock()
+	defer ix.ordersMu.Unlock()
+	ix.clock++
+	if o := ix.byAnnotation[kid]; o != nil {
+		o.used = ix.clock
+		return o.tree
+	}
+	if len(ix.byAnnotation) >= maxAnnotationOrders {
+		var oldest uint32
+		var at uint64
+		for k, o := range ix.byAnnotation {
+			if at == 0 || o.used < at {
+				oldest, at = k, o.used
+			}
+		}
+		delete(ix.byAnnotation, oldest)
+	}
+	tree := btree.NewG(treeDegree, annLess)
+	it := ix.keys[kid].all.Iterator()
+	for it.HasNext() {
+		e := ix.entries[it.Next()]
+		v, _ := e.value(kid)
+		tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKeys[v], e: e})
+	}
+	ix.byAnnotation[kid] = &annotationOrder{tree: tree, used: ix.clock}
+	return tree
+}
+
+// walkBudget is how many entries of an order a query walks, at most, per
+// artifact it expects to find there, before it reads the set's artifacts
+// directly instead (the set is then sparse where the walk began).
+const walkBudget = 16
+
+// ordered returns up to n items of set (those keep, when not nil, also
+// passes) in the order of tree (less; reversed when desc), strictly after
+// pivot when it is not nil. Where set is dense in tree it walks the tree
+// from pivot, testing each item; where it is sparse, or the walk reads
+// far more than the density promised, it reads each item of set and keeps
+// the first n in order.
+func ordered[T any](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T], less func(a, b T) bool, desc bool, pivot *T, n int, itemAt func(uint32) T) []T {
+	card := set.GetCardinality()
+	if card == 0 || n <= 0 {
+		return nil
+	}
+	before := less
+	if desc {
+		before = func(a, b T) bool { return less(b, a) }
+	}
+	if expect := uint64(n) * uint64(tree.Len()) / card; expect <= 1<<14 {
+		budget := walkBudget*expect + 64
+		var out []T
+		visits := uint64(0)
+		complete := true
+		visit := func(it T) bool {
+			if pivot != nil && !before(*pivot, it) {
+				return true // the cursor's own item
+			}
+			if visits++; visits > budget {
+				complete = false
+				return false
+			}
+			if set.Contains(slotOf(it)) && (keep == nil || keep(it)) {
+				out = append(out, it)
+			}
+			return len(out) < n
+		}
+		switch {
+		case pivot == nil && !desc:
+			tree.Ascend(visit)
+		case pivot == nil:
+			tree.Descend(visit)
+		case !desc:
+			tree.AscendGreaterOrEqual(*pivot, visit)
+		default:
+			tree.DescendLessOrEqual(*pivot, visit)
+		}
+		if complete {
+			return out
+		}
+	}
+	// Keep the n first in a heap whose top is the last of them.
+	h := &topN[T]{before: before}
+	it := set.Iterator()
+	for it.HasNext() {
+		item := itemAt(it.Next())
+		if pivot != nil && !before(*pivot, item) || keep != nil && !keep(item) {
+			continue
+		}
+		if len(h.items) < n {
+			heap.Push(h, item)
+		} else if before(item, h.items[0]) {
+			h.items[0] = item
+			heap.Fix(h, 0)
+		}
+	}
+	out := h.items
+	slices.SortFunc(out, func(a, b T) int {
+		if before(a, b) {
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
+// slotOf returns the slot of an item of an order.
+func slotOf[T any](it T) uint32 {
+	switch v := any(it).(type) {
+	case *entry:
+		return v.slot
+	case annItem:
+		return v.e.slot
+	}
+	panic("postings: unknown order item")
+}
+
+// topN is a heap whose top is the item that comes last.
+type topN[T any] struct {
+	items  []T
+	before func(a, b T) bool
+}
+
+func (h *topN[T]) Len() int           { return len(h.items) }
+func (h *topN[T]) Less(i, j int) bool { return h.before(h.items[j], h.items[i]) }
+func (h *topN[T]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *topN[T]) Push(x any)         { h.items = append(h.items, x.(T)) }
+func (h *topN[T]) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// match returns the artifacts q selects but for its push time bounds, and
+// the test of those bounds (nil when it has none).
+func (ix *Index) match(q catalog.Query) (*roaring.Bitmap, func(*entry) bool) {
+	var ands, nots []*roaring.Bitmap
+	none := false
+	need := func(bm *roaring.Bitmap) {
+		if bm == nil || bm.IsEmpty() {
+			none = true
+			return
+		}
+		ands = append(ands, bm)
+	}
+	byID := func(m map[uint32]*roaring.Bitmap, s string) *roaring.Bitmap {
+		if id, ok := ix.strs.lookup(s); ok {
+			return m[id]
+		}
+		return nil
+	}
+	if q.Repository != "" {
+		var bm *roaring.Bitmap
+		if r := ix.repos[q.Repository]; r != nil {
+			bm = r.bm
+		}
+		need(bm)
+	}
+	if q.RepositoryPrefix != "" {
+		need(ix.reposWithPrefix(q.RepositoryPrefix))
+	}
+	if q.ArtifactType != "" {
+		need(byID(ix.types, q.ArtifactType))
+	}
+	if q.MediaType != "" {
+		need(byID(ix.media, q.MediaType))
+	}
+	if q.Tag != "" {
+		need(byID(ix.tags, q.Tag))
+	}
+	if q.Subject != "" {
+		need(byID(ix.subjects, string(q.Subject)))
+	}
+	if q.HasSubject != nil {
+		if *q.HasSubject {
+			need(ix.hasSubject)
+		} else {
+			nots = append(nots, ix.hasSubject)
+		}
+	}
+	if q.Signed != nil {
+		if *q.Signed {
+			need(ix.signed)
+		} else {
+			nots = append(nots, ix.signed)
+		}
+	}
+	for _, f := range q.Annotations {
+		switch f.Op {
+		case annotations.Ne:
+			if bm := ix.filter(annotations.Filter{Key: f.Key, Op: annotations.Eq, Values: f.Values}); bm != nil {
+				nots = append(nots, bm)
+			}
+		case annotations.Absent:
+			if bm := ix.filter(annotations.Filter{Key: f.Key, Op: annotations.Exists}); bm != nil {
+				nots = append(nots, bm)
+			}
+		default:
+			need(ix.filter(f))
+		}
+	}
+	if q.Viewer != nil {
+		need(ix.seen(q.Viewer))
+	}
+	if none {
+		return roaring.New(), nil
+	}
+	var out *roaring.Bitmap
+	if len(ands) == 0 {
+		out = ix.live.Clone()
+	} else {
+		slices.SortFunc(ands, func(a, b *roaring.Bitmap) int { return cmp.Compare(a.GetCardinality(), b.GetCardinality()) })
+		out = ands[0].Clone()
+		for _, bm := range ands[1:] {
+			out.And(bm)
+		}
+	}
+	for _, bm := range nots {
+		out.AndNot(bm)
+	}
+	var keep func(*entry) bool
+	if !q.PushedAfter.IsZero() || !q.PushedBefore.IsZero() {
+		lo, hi := int64(-1<<63), int64(1<<63-1)
+		if !q.PushedAfter.IsZero() {
+			lo = q.PushedAfter.UnixMicro()
+		}
+		if !q.PushedBefore.IsZero() {
+			hi = q.PushedBefore.UnixMicro()
+		}
+		keep = func(e *entry) bool {
+			return (q.PushedAfter.IsZero() || e.pushed > lo) && (q.PushedBefore.IsZero() || e.pushed < hi)
+		}
+	}
+	return out, keep
+}
+
+// filter returns the artifacts a drivable annotation filter (Eq, Prefix,
+// Exists or a range) selects, nil for none.
+func (ix *Index) filter(f annotations.Filter) *roaring.Bitmap {
+	kid, ok := ix.strs.lookup(f.Key)
+	kp := ix.keys[kid]
+	if !ok || kp == nil {
+		return nil
+	}
+	var bms []*roaring.Bitmap
+	switch f.Op {
+	case annotations.Exists:
+		return kp.all
+	case annotations.Eq:
+		for _, v := range f.Values {
+			if vid, ok := ix.strs.lookup(v); ok && kp.values[vid] != nil {
+				bms = append(bms, kp.values[vid])
+			}
+		}
+	case annotations.Prefix:
+		for vid, bm := range kp.values {
+			if strings.HasPrefix(ix.strs.strs[vid], f.Values[0]) {
+				bms = append(bms, bm)
+			}
+		}
+	default:
+		in := rangeTest(f)
+		for vid, bm := range kp.values {
+			if in(ix.strs.strs[vid], ix.strs.sortKeys[vid]) {
+				bms = append(bms, bm)
+			}
+		}
+	}
+	switch len(bms) {
+	case 0:
+		return nil
+	case 1:
+		return bms[0]
+	}
+	return roaring.FastOr(bms...)
+}
+
+// rangeTest returns the test of a range filter on a value and its sort
+// key: annotations.Filter.MatchesValue, with the value's sort key at hand.
+func rangeTest(f annotations.Filter) func(v, sk string) bool {
+	operand := f.Values[0]
+	kind := annotations.KindOf(operand)
+	osk := sortKey(operand)
+	return func(v, sk string) bool {
+		var c int
+		if kind != annotations.Text && annotations.Kind(sk[0]) == kind {
+			c = strings.Compare(sk, osk)
+		} else {
+			c = strings.Compare(v, operand)
+		}
+		switch f.Op {
+		case annotations.Ge:
+			return c >= 0
+		case annotations.Le:
+			return c <= 0
+		case annotations.Gt:
+			return c > 0
+		}
+		return c < 0
+	}
+}
+
+// reposWithPrefix returns the artifacts of the repositories whose names
+// start with p.
+func (ix *Index) reposWithPrefix(p string) *roaring.Bitmap {
+	names := ix.names()
+	var bms []*roaring.Bitmap
+	for i := sort.SearchStrings(names, p); i < len(names) && strings.HasPrefix(names[i], p); i++ {
+		bms = append(bms, ix.repos[names[i]].bm)
+	}
+	return roaring.FastOr(bms...)
+}
+
+// seen returns the artifacts v sees: catalog.Viewer.Sees over sets.
+func (ix *Index) seen(v *catalog.Viewer) *roaring.Bitmap {
+	parts := []*roaring.Bitmap{ix.vis[visPublic]}
+	if v.ByDigest {
+		parts = append(parts, ix.vis[visUnlisted])
+	}
+	if v.User != "" {
+		if id, ok := ix.strs.lookup(v.User); ok && ix.owners[id] != nil {
+			parts = append(parts, ix.owners[id])
+		}
+	}
+	var read, public []*roaring.Bitmap
+	for name, r := range ix.repos {
+		switch {
+		case v.Admin.Has(name):
+			parts = append(parts, r.bm)
+			continue
+		case v.Read.Has(name):
+			read = append(read, r.bm)
+		}
+		if v.Public.Has(name) {
+			public = append(public, r.bm)
+		}
+	}
+	if len(read) > 0 {
+		parts = append(parts, roaring.AndNot(roaring.FastOr(read...), ix.vis[visStaged]))
+	}
+	if len(public) > 0 {
+		parts = append(parts, roaring.And(roaring.FastOr(public...), ix.vis[visInherit]))
+	}
+	return roaring.FastOr(parts...)
+}
+
+// matching returns the artifacts q selects, push time bounds included.
+func (ix *Index) matching(q catalog.Query) *roaring.Bitmap {
+	set, keep := ix.match(q)
+	if keep == nil {
+		return set
+	}
+	out := roaring.New()
+	it := set.Iterator()
+	for it.HasNext() {
+		if slot := it.Next(); keep(ix.entries[slot]) {
+			out.Add(slot)
+		}
+	}
+	return out
+}
+
+// AnnotationKeys counts, for each annotation key, the artifacts matching q
+// that have it: most used first, then by key, up to limit; with the
+// semantics of catalog.Querier.AnnotationKeys (q checked, and one the
+// index Answers).
+func (ix *Index) AnnotationKeys(q catalog.Query, limit int) []catalog.Count {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	set := ix.matching(q)
+	whole := set.GetCardinality() == ix.live.GetCardinality()
+	out := []catalog.Count{}
+	for kid, kp := range ix.keys {
+		var c uint64
+		if whole {
+			c = kp.all.GetCardinality()
+		} else {
+			c = set.AndCardinality(kp.all)
+		}
+		if c > 0 {
+			out = append(out, catalog.Count{Value: ix.strs.strs[kid], Count: int64(c)})
+		}
+	}
+	return top(out, limit)
+}
+
+// AnnotationValues counts, for each value of key, the artifacts matching
+// q that have it: most used first, then by value, up to limit; with the
+// semantics of catalog.Querier.AnnotationValues.
+func (ix *Index) AnnotationValues(key string, q catalog.Query, limit int) []catalog.Count {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := []catalog.Count{}
+	kid, ok := ix.strs.lookup(key)
+	kp := ix.keys[kid]
+	if !ok || kp == nil {
+		return out
+	}
+	set := ix.matching(q)
+	set.And(kp.all)
+	n := set.GetCardinality()
+	switch {
+	case n == kp.all.GetCardinality():
+		for vid, bm := range kp.values {
+			out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: int64(bm.GetCardinality())})
+		}
+	case n < 8*uint64(len(kp.values)):
+		counts := map[uint32]int64{}
+		it := set.Iterator()
+		for it.HasNext() {
+			v, _ := ix.entries[it.Next()].value(kid)
+			counts[v]++
+		}
+		for vid, c := range counts {
+			out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: c})
+		}
+	default:
+		for vid, bm := range kp.values {
+			if c := set.AndCardinality(bm); c > 0 {
+				out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: int64(c)})
+			}
+		}
+	}
+	return top(out, limit)
+}
+
+// top sorts counts, most first, then by value, and keeps the first limit.
+func top(cs []catalog.Count, limit int) []catalog.Count {
+	slices.SortFunc(cs, func(a, b catalog.Count) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Value, b.Value))
+	})
+	if len(cs) > limit {
+		cs = cs[:limit]
+	}
+	return cs
+}
