@@ -183,6 +183,16 @@ func instant(v string) (time.Time, bool) {
 
 // SortKey encodes v so that byte order of encodings is the value order.
 func SortKey(v string) string {
+	if k, bits := SortBits(v); k != Text {
+		return SortKeyOf(k, bits)
+	}
+	return string(textTag) + v
+}
+
+// SortBits returns the kind of v and, for a number or a time, the bits
+// whose unsigned order is the order of values of that kind (what SortKey
+// spells in hex after the kind).
+func SortBits(v string) (Kind, uint64) {
 	if f, ok := number(v); ok {
 		bits := math.Float64bits(f)
 		if f < 0 || (f == 0 && math.Signbit(f)) {
@@ -193,13 +203,18 @@ func SortKey(v string) string {
 		if f == 0 {
 			bits = 1 << 63 // -0 and 0 are one number
 		}
-		return fmt.Sprintf("%c%016x", numberTag, bits)
+		return Number, bits
 	}
 	if t, ok := instant(v); ok {
 		// Offset so that instants before 1970 stay ordered as unsigned hex.
-		return fmt.Sprintf("%c%016x", timeTag, uint64(t.UnixMicro())^(1<<63))
+		return Time, uint64(t.UnixMicro()) ^ (1 << 63)
 	}
-	return string(textTag) + v
+	return Text, 0
+}
+
+// SortKeyOf is the sort key of a number or time value from its SortBits.
+func SortKeyOf(k Kind, bits uint64) string {
+	return fmt.Sprintf("%c%016x", k, bits)
 }
 
 // KindRange returns the range [lo, hi) of sort keys of one kind.

@@ -24,6 +24,7 @@ import (
 	"github.com/google/btree"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
 )
 
@@ -126,7 +127,86 @@ type repo struct {
 // those with each value.
 type keyPostings struct {
 	all    *roaring.Bitmap
-	values map[uint32]*roaring.Bitmap
+	values map[uint32]posting
+}
+
+// posting is the artifacts with one value of a key: a slot held inline
+// while there is one (most values of identifiers, titles and times belong
+// to one artifact, and a bitmap costs about 200 bytes), a bitmap once there
+// are more.
+type posting struct {
+	one uint32
+	bm  *roaring.Bitmap
+}
+
+// card returns how many artifacts p holds.
+func (p posting) card() uint64 {
+	if p.bm == nil {
+		return 1
+	}
+	return p.bm.GetCardinality()
+}
+
+// andCard returns how many artifacts of set p holds.
+func (p posting) andCard(set *roaring.Bitmap) uint64 {
+	if p.bm != nil {
+		return set.AndCardinality(p.bm)
+	}
+	if set.Contains(p.one) {
+		return 1
+	}
+	return 0
+}
+
+// union returns the artifacts of ps, as one bitmap.
+func union(ps []posting) *roaring.Bitmap {
+	var bms []*roaring.Bitmap
+	var ones []uint32
+	for _, p := range ps {
+		if p.bm != nil {
+			bms = append(bms, p.bm)
+		} else {
+			ones = append(ones, p.one)
+		}
+	}
+	if len(ones) > 0 {
+		bms = append(bms, roaring.BitmapOf(ones...))
+	}
+	switch len(bms) {
+	case 0:
+		return nil
+	case 1:
+		return bms[0]
+	}
+	return roaring.FastOr(bms...)
+}
+
+func addValue(m map[uint32]posting, id, slot uint32) {
+	p, ok := m[id]
+	switch {
+	case !ok:
+		m[id] = posting{one: slot}
+	case p.bm == nil:
+		m[id] = posting{bm: roaring.BitmapOf(p.one, slot)}
+	default:
+		p.bm.Add(slot)
+	}
+}
+
+func dropValue(m map[uint32]posting, id, slot uint32) {
+	p, ok := m[id]
+	switch {
+	case !ok:
+	case p.bm == nil:
+		if p.one == slot {
+			delete(m, id)
+		}
+	default:
+		p.bm.Remove(slot)
+		if p.bm.GetCardinality() == 1 {
+			m[id] = posting{one: p.bm.Minimum()}
+		}
+	}
 }
 
 // annotationOrder is the artifacts with one annotation key, in the order
@@ -268,13 +348,13 @@ func (ix *Index) put(in *Entry) {
 	for i := 0; i < len(e.annots); i += 2 {
 		kp := ix.keys[e.annots[i]]
 		if kp == nil {
-			kp = &keyPostings{all: roaring.New(), values: map[uint32]*roaring.Bitmap{}}
+			kp = &keyPostings{all: roaring.New(), values: map[uint32]posting{}}
 			ix.keys[e.annots[i]] = kp
 		}
 		kp.all.Add(slot)
-		add(kp.values, e.annots[i+1], slot)
+		addValue(kp.values, e.annots[i+1], slot)
 		if o := ix.byAnnotation[e.annots[i]]; o != nil {
-			o.tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKeys[e.annots[i+1]], e: e})
+			o.tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKey(e.annots[i+1]), e: e})
 		}
 	}
 	ix.byPushed.ReplaceOrInsert(e)
@@ -306,12 +386,12 @@ func (ix *Index) remove(e *entry) {
 	for i := 0; i < len(e.annots); i += 2 {
 		kp := ix.keys[e.annots[i]]
 		kp.all.Remove(slot)
-		drop(kp.values, e.annots[i+1], slot)
+		dropValue(kp.values, e.annots[i+1], slot)
 		if kp.all.IsEmpty() {
 			delete(ix.keys, e.annots[i])
 		}
 		if o := ix.byAnnotation[e.annots[i]]; o != nil {
-			o.tree.Delete(annItem{sk: ix.strs.sortKeys[e.annots[i+1]], e: e})
+			o.tree.Delete(annItem{sk: ix.strs.sortKey(e.annots[i+1]), e: e})
 		}
 	}
 	ix.byPushed.Delete(e)
@@ -371,15 +451,18 @@ func (e *entry) value(k uint32) (uint32, bool) {
 type interner struct {
 	ids  map[string]uint32
 	strs []string
-	// sortKeys holds annotations.SortKey of the strings used as
-	// annotation values ("" for others).
-	sortKeys []string
+	// kinds and bits are annotations.SortBits of the strings used as
+	// annotation values (kind 0 for others): their sort keys, without
+	// a string each.
+	kinds []annotations.Kind
+	bits  []uint64
 }
 
 func (in *interner) init() {
 	in.ids = map[string]uint32{"": 0}
 	in.strs = []string{""}
-	in.sortKeys = []string{""}
+	in.kinds = []annotations.Kind{0}
+	in.bits = []uint64{0}
 }
 
 func (in *interner) id(s string) uint32 {
@@ -390,17 +473,26 @@ func (in *interner) id(s string) uint32 {
 	s = strings.Clone(s)
 	in.ids[s] = id
 	in.strs = append(in.strs, s)
-	in.sortKeys = append(in.sortKeys, "")
+	in.kinds = append(in.kinds, 0)
+	in.bits = append(in.bits, 0)
 	return id
 }
 
-// value is id for an annotation value, whose sort key it keeps.
+// value is id for an annotation value, whose sort order it keeps.
 func (in *interner) value(s string) uint32 {
 	id := in.id(s)
-	if in.sortKeys[id] == "" {
-		in.sortKeys[id] = sortKey(s)
+	if in.kinds[id] == 0 {
+		in.kinds[id], in.bits[id] = annotations.SortBits(s)
 	}
 	return id
+}
+
+// sortKey returns annotations.SortKey of the value id.
+func (in *interner) sortKey(id uint32) string {
+	if k := in.kinds[id]; k != annotations.Text {
+		return annotations.SortKeyOf(k, in.bits[id])
+	}
+	return string(annotations.Text) + in.strs[id]
 }
 
 // lookup returns the id of s, if it has one.

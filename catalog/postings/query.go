@@ -16,8 +16,6 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-func sortKey(v string) string { return annotations.SortKey(v) }
-
 // Answers reports whether the index answers q: every query but full-text
 // search, which the store's SQL answers.
 func Answers(q catalog.Query) bool { return q.Text == "" }
@@ -77,7 +75,7 @@ func (ix *Index) byAnnotationKey(set *roaring.Bitmap, keep func(*entry) bool, s 
 		itemAt := func(slot uint32) annItem {
 			e := ix.entries[slot]
 			v, _ := e.value(kid)
-			return annItem{sk: ix.strs.sortKeys[v], e: e}
+			return annItem{sk: ix.strs.sortKey(v), e: e}
 		}
 		var ikeep func(annItem) bool
 		if keep != nil {
@@ -154,7 +152,7 @@ func (ix *Index) annotationOrder(kid uint32) *btree.BTreeG[annItem] {
 	for it.HasNext() {
 		e := ix.entries[it.Next()]
 		v, _ := e.value(kid)
-		tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKeys[v], e: e})
+		tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKey(v), e: e})
 	}
 	ix.byAnnotation[kid] = &annotationOrder{tree: tree, used: ix.clock}
 	return tree
@@ -375,49 +373,45 @@ func (ix *Index) filter(f annotations.Filter) *roaring.Bitmap {
 	if !ok || kp == nil {
 		return nil
 	}
-	var bms []*roaring.Bitmap
+	var ps []posting
 	switch f.Op {
 	case annotations.Exists:
 		return kp.all
 	case annotations.Eq:
 		for _, v := range f.Values {
-			if vid, ok := ix.strs.lookup(v); ok && kp.values[vid] != nil {
-				bms = append(bms, kp.values[vid])
+			if vid, ok := ix.strs.lookup(v); ok {
+				if p, ok := kp.values[vid]; ok {
+					ps = append(ps, p)
+				}
 			}
 		}
 	case annotations.Prefix:
-		for vid, bm := range kp.values {
+		for vid, p := range kp.values {
 			if strings.HasPrefix(ix.strs.strs[vid], f.Values[0]) {
-				bms = append(bms, bm)
+				ps = append(ps, p)
 			}
 		}
 	default:
 		in := rangeTest(f)
-		for vid, bm := range kp.values {
-			if in(ix.strs.strs[vid], ix.strs.sortKeys[vid]) {
-				bms = append(bms, bm)
+		for vid, p := range kp.values {
+			if in(ix.strs.strs[vid], ix.strs.kinds[vid], ix.strs.bits[vid]) {
+				ps = append(ps, p)
 			}
 		}
 	}
-	switch len(bms) {
-	case 0:
-		return nil
-	case 1:
-		return bms[0]
-	}
-	return roaring.FastOr(bms...)
+	return union(ps)
 }
 
-// rangeTest returns the test of a range filter on a value and its sort
-// key: annotations.Filter.MatchesValue, with the value's sort key at hand.
-func rangeTest(f annotations.Filter) func(v, sk string) bool {
+// rangeTest returns the test of a range filter on a value, given its
+// annotations.SortBits: annotations.Filter.MatchesValue without parsing
+// the value again.
+func rangeTest(f annotations.Filter) func(v string, kind annotations.Kind, bits uint64) bool {
 	operand := f.Values[0]
-	kind := annotations.KindOf(operand)
-	osk := sortKey(operand)
-	return func(v, sk string) bool {
+	okind, obits := annotations.SortBits(operand)
+	return func(v string, kind annotations.Kind, bits uint64) bool {
 		var c int
-		if kind != annotations.Text && annotations.Kind(sk[0]) == kind {
-			c = strings.Compare(sk, osk)
+		if okind != annotations.Text && kind == okind {
+			c = cmp.Compare(bits, obits)
 		} else {
 			c = strings.Compare(v, operand)
 		}
@@ -534,8 +528,8 @@ func (ix *Index) AnnotationValues(key string, q catalog.Query, limit int) []cata
 	n := set.GetCardinality()
 	switch {
 	case n == kp.all.GetCardinality():
-		for vid, bm := range kp.values {
-			out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: int64(bm.GetCardinality())})
+		for vid, p := range kp.values {
+			out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: int64(p.card())})
 		}
 	case n < 8*uint64(len(kp.values)):
 		counts := map[uint32]int64{}
@@ -548,8 +542,8 @@ func (ix *Index) AnnotationValues(key string, q catalog.Query, limit int) []cata
 			out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: c})
 		}
 	default:
-		for vid, bm := range kp.values {
-			if c := set.AndCardinality(bm); c > 0 {
+		for vid, p := range kp.values {
+			if c := p.andCard(set); c > 0 {
 				out = append(out, catalog.Count{Value: ix.strs.strs[vid], Count: int64(c)})
 			}
 		}

@@ -270,23 +270,21 @@ func (s *Store) pageOf(ctx context.Context, sort catalog.Sort, limit int, hits [
 			nodes[i] = catalog.Node{Repository: h.Repository, Digest: h.Digest}
 		}
 		found := map[sqlquery.Key]catalog.Manifest{}
-		for _, batch := range sqlquery.ByRepository(nodes) {
-			st := sqlquery.ManifestsIn(sqlquery.SQLite, batch.Repository, batch.Digests)
-			rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+		st := sqlquery.ManifestsAt(sqlquery.SQLite, nodes)
+		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			m, err := scanManifest(rows)
 			if err != nil {
+				rows.Close()
 				return err
 			}
-			for rows.Next() {
-				m, err := scanManifest(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				found[sqlquery.Key{Repository: m.Repository, Digest: string(m.Digest)}] = m
-			}
-			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-				return err
-			}
+			found[sqlquery.Key{Repository: m.Repository, Digest: string(m.Digest)}] = m
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
 		}
 		ms := make([]catalog.Manifest, 0, len(hits))
 		keys := make([]*string, 0, len(hits))

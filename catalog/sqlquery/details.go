@@ -102,6 +102,18 @@ func ManifestsIn(d Dialect, repo string, digests []string) Statement {
 	return b.statement("SELECT " + ManifestColumns + " FROM manifests WHERE " + where)
 }
 
+// ManifestsAt returns the statement reading the manifests of nodes (at
+// most MaxLimit+1, of this registry), whichever repositories they are in.
+// Its rows are ManifestColumns, in no order.
+func ManifestsAt(d Dialect, nodes []catalog.Node) Statement {
+	b := &builder{d: d}
+	repos, digests := make([]string, len(nodes)), make([]string, len(nodes))
+	for i, n := range nodes {
+		repos[i], digests[i] = n.Repository, string(n.Digest)
+	}
+	return b.statement("SELECT " + ManifestColumns + " FROM manifests WHERE " + d.InPairs(b, "repository", "digest", repos, digests))
+}
+
 // ByRepository groups the digests of nodes in this registry by
 // repository, in batches of at most MaxLimit, each once: how Manifests
 // reads them.

@@ -67,16 +67,16 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-// openStore opens the catalog store a DSN names; serving asks SQLite to
-// keep its in-memory index for the catalog API's queries.
-func openStore(ctx context.Context, dsn string, serving bool) (catalog.Store, string, error) {
+// openStore opens the catalog store a DSN names; memoryIndex asks SQLite
+// to keep its in-memory index for the catalog API's queries (serving).
+func openStore(ctx context.Context, dsn string, memoryIndex bool) (catalog.Store, string, error) {
 	if config.IsPostgres(dsn) {
 		st, err := postgres.Open(ctx, dsn)
 		return st, "postgres", err
 	}
 	path := strings.TrimPrefix(dsn, "sqlite://")
 	var opts []sqlite.Option
-	if serving {
+	if memoryIndex {
 		opts = append(opts, sqlite.InMemoryIndex())
 	}
 	st, err := sqlite.Open(ctx, path, opts...)
@@ -110,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, storeKind, err := openStore(ctx, cfg.CatalogDSN(), true)
+	store, storeKind, err := openStore(ctx, cfg.CatalogDSN(), cfg.CatalogMemoryIndex)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}

@@ -34,6 +34,7 @@ func serveSettings(c *config.Config) []setting {
 		{flag: "addr", usage: "listen address", str: &c.Addr},
 		{flag: "data-dir", usage: "data directory: embedded storage, upload secret, SQLite catalog", str: &c.DataDir},
 		{flag: "catalog", usage: "catalog DSN: a SQLite file (default DATA_DIR/catalog.db) or postgres://…", str: &c.Catalog},
+		{flag: "catalog-memory-index", usage: "keep an in-memory index of a SQLite catalog for the catalog API's queries (about 1 KB an artifact)", bool: &c.CatalogMemoryIndex},
 		{flag: "upstream", usage: "URL of a registry to front instead of the embedded engine, e.g. http://zot:5000", str: &c.Upstream.URL},
 		{flag: "upstream-username", usage: "username cairn sends to the upstream", str: &c.Upstream.Username},
 		{flag: "upstream-password", usage: "password cairn sends to the upstream (prefer CAIRN_UPSTREAM_PASSWORD)", str: &c.Upstream.Password},
