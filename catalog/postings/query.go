@@ -62,6 +62,11 @@ func (ix *Index) byAnnotationKey(set *roaring.Bitmap, keep func(*entry) bool, s 
 	kid, known := ix.strs.lookup(s.Key)
 	kp := ix.keys[kid]
 	if !known || kp == nil {
+		// Every artifact lacks it; a cursor among those that had it (gone
+		// since) leaves them all still to come.
+		if after != nil && !after.Missing {
+			pivot = nil
+		}
 		return hits(ordered(set, keep, ix.byName, byName, s.Desc, ref(pivot), n, ix.entryAt), func(*entry) *string { return nil })
 	}
 	var out []Hit

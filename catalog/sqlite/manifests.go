@@ -21,7 +21,7 @@ const manifestColumns = sqlquery.ManifestColumns
 // PutManifest records m, replacing an entry with the same repository and
 // digest but keeping its push time and tags.
 func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return putManifest(ctx, tx, m) })
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return putManifest(ctx, s.prepared(tx), m) })
 	if err != nil {
 		return fmt.Errorf("sqlite: put manifest %s@%s: %w", m.Repository, m.Digest, err)
 	}
@@ -31,7 +31,8 @@ func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
 // IndexPush records m, tags it as tag unless tag is "", and clears the
 // pending mark unless it is 0, in one transaction.
 func (s *Store) IndexPush(ctx context.Context, m catalog.Manifest, tag string, pending int64) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, stx *sql.Tx) error {
+		tx := s.prepared(stx)
 		if err := putManifest(ctx, tx, m); err != nil {
 			return err
 		}
@@ -63,7 +64,7 @@ ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Reposit
 
 // putEdges replaces the lineage edges whose child is m with those m
 // records (catalog.EdgesOf).
-func putEdges(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
+func putEdges(ctx context.Context, tx execer, m catalog.Manifest) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM edges WHERE child_repository = ? AND child_digest = ?`, m.Repository, string(m.Digest)); err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 }
 
 // putManifest writes m, its layers and its annotations in tx.
-func putManifest(ctx context.Context, tx *sql.Tx, m catalog.Manifest) error {
+func putManifest(ctx context.Context, tx execer, m catalog.Manifest) error {
 	annots, err := encodeAnnotations(m.Annotations)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -9,11 +10,14 @@ import (
 // MarkPending records that repo is about to change and returns the mark's
 // id. Ids are never reused.
 func (s *Store) MarkPending(ctx context.Context, repo string) (int64, error) {
-	res, err := s.write.ExecContext(ctx, `INSERT INTO pending (repository, created_at) VALUES (?, ?)`, repo, micros(time.Now()))
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: mark %s pending: %w", repo, err)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO pending (repository, created_at) VALUES (?, ?)`, repo, micros(time.Now()))
+		if err == nil {
+			id, err = res.LastInsertId()
+		}
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: mark %s pending: %w", repo, err)
 	}

@@ -38,7 +38,7 @@ func (s *Store) ReplaceRepository(ctx context.Context, repo string, ms []catalog
 	}
 	slices.Sort(names)
 
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repository = ?`, repo); err != nil {
 			return err
 		}

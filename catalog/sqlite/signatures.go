@@ -14,7 +14,7 @@ import (
 
 // SetSignatures replaces the signature records of repo@dgst.
 func (s *Store) SetSignatures(ctx context.Context, repo string, dgst digest.Digest, sigs []catalog.Signature) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := manifestExists(ctx, tx, repo, dgst); err != nil {
 			return err
 		}

@@ -116,7 +116,7 @@ WHERE m.repository = ? AND m.digest = ?`, repo, string(dgst)).Scan(&owner, &vis)
 
 // SetVisibility records the visibility of a manifest, keeping its owner.
 func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := manifestExists(ctx, tx, repo, dgst); err != nil {
 			return err
 		}
