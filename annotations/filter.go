@@ -1,6 +1,8 @@
 package annotations
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -214,7 +216,12 @@ func SortBits(v string) (Kind, uint64) {
 
 // SortKeyOf is the sort key of a number or time value from its SortBits.
 func SortKeyOf(k Kind, bits uint64) string {
-	return fmt.Sprintf("%c%016x", k, bits)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], bits)
+	var key [17]byte
+	key[0] = byte(k)
+	hex.Encode(key[1:], b[:])
+	return string(key[:])
 }
 
 // KindRange returns the range [lo, hi) of sort keys of one kind.

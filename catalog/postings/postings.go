@@ -354,7 +354,7 @@ func (ix *Index) put(in *Entry) {
 		kp.all.Add(slot)
 		addValue(kp.values, e.annots[i+1], slot)
 		if o := ix.byAnnotation[e.annots[i]]; o != nil {
-			o.tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKey(e.annots[i+1]), e: e})
+			o.tree.ReplaceOrInsert(annItem{e: e, vid: e.annots[i+1]})
 		}
 	}
 	ix.byPushed.ReplaceOrInsert(e)
@@ -391,7 +391,7 @@ func (ix *Index) remove(e *entry) {
 			delete(ix.keys, e.annots[i])
 		}
 		if o := ix.byAnnotation[e.annots[i]]; o != nil {
-			o.tree.Delete(annItem{sk: ix.strs.sortKey(e.annots[i+1]), e: e})
+			o.tree.Delete(annItem{e: e, vid: e.annots[i+1]})
 		}
 	}
 	ix.byPushed.Delete(e)
@@ -437,10 +437,10 @@ func (s pairs) Swap(i, j int) {
 
 // value returns the value id of key id k on e, or 0 and false.
 func (e *entry) value(k uint32) (uint32, bool) {
-	n := len(e.annots) / 2
-	i := sort.Search(n, func(i int) bool { return e.annots[2*i] >= k })
-	if i < n && e.annots[2*i] == k {
-		return e.annots[2*i+1], true
+	for i := 0; i < len(e.annots); i += 2 {
+		if e.annots[i] == k {
+			return e.annots[i+1], true
+		}
 	}
 	return 0, false
 }

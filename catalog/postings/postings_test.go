@@ -1323,3 +1323,28 @@ func TestConcurrentQueries(t *testing.T) {
 		t.Error("no update ran alongside the queries")
 	}
 }
+
+// TestCompareSortKeys checks that the order of annotation items, compared
+// from interned kinds and bits, is the byte order of their sort keys, for
+// cursors' keys too (those the store makes and malformed ones).
+func TestCompareSortKeys(t *testing.T) {
+	ix := New()
+	values := []string{"-3", "-0", "0", "0.5", "1e3", "1000", "2", "10", "2024-06-01T00:00:00Z", "1969-12-31T23:59:59Z",
+		"", "a", "b", "n", "p", "s", "sz", "NaN", "inf", "0x10"}
+	var items []annItem
+	for _, v := range values {
+		items = append(items, annItem{vid: ix.strs.value(v)})
+	}
+	for _, raw := range []string{"", "n", "n12", "N0000000000000000", "nFFFFFFFFFFFFFFFF", "p8000000000000000", "s", "sa", "t", "\xff",
+		annotations.SortKey("7"), annotations.SortKey("2030-01-01T00:00:00Z"), annotations.SortKey("zz")} {
+		items = append(items, annItem{pivot: parsePivot(raw)})
+	}
+	for _, a := range items {
+		for _, b := range items {
+			want := strings.Compare(ix.sortKeyOf(a), ix.sortKeyOf(b))
+			if got := ix.compareSortKeys(a, b); got != want {
+				t.Errorf("compare %q with %q = %d, want %d", ix.sortKeyOf(a), ix.sortKeyOf(b), got, want)
+			}
+		}
+	}
+}

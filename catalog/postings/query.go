@@ -73,21 +73,22 @@ func (ix *Index) byAnnotationKey(set *roaring.Bitmap, keep func(*entry) bool, s 
 	if after == nil || !after.Missing {
 		var ip *annItem
 		if pivot != nil {
-			ip = &annItem{sk: after.Value, e: pivot}
+			ip = &annItem{e: pivot, pivot: parsePivot(after.Value)}
 		}
 		tree := ix.annotationOrder(kid)
 		present := roaring.And(set, kp.all)
 		itemAt := func(slot uint32) annItem {
 			e := ix.entries[slot]
 			v, _ := e.value(kid)
-			return annItem{sk: ix.strs.sortKey(v), e: e}
+			return annItem{e: e, vid: v}
 		}
 		var ikeep func(annItem) bool
 		if keep != nil {
 			ikeep = func(it annItem) bool { return keep(it.e) }
 		}
-		for _, it := range ordered(present, ikeep, tree, annLess, s.Desc, ip, n, itemAt) {
-			out = append(out, Hit{Key: it.e.key(), SortKey: &it.sk})
+		for _, it := range ordered(present, ikeep, tree, ix.annLess, s.Desc, ip, n, itemAt) {
+			sk := ix.strs.sortKey(it.vid)
+			out = append(out, Hit{Key: it.e.key(), SortKey: &sk})
 		}
 		pivot = nil // the others start at the first that lacks it
 	}
@@ -118,16 +119,78 @@ func hits(es []*entry, sk func(*entry) *string) []Hit {
 	return out
 }
 
-// annItem is an artifact in the order of one annotation: its sort key
-// there, then repository and digest.
+// annItem is an artifact in the order of one annotation: by the sort key
+// of its value there (vid), then repository and digest. A cursor's item
+// carries its sort key as pivot instead.
 type annItem struct {
-	sk string
-	e  *entry
+	e     *entry
+	vid   uint32
+	pivot *pivotKey
 }
 
-func annLess(a, b annItem) bool {
-	if a.sk != b.sk {
-		return a.sk < b.sk
+// pivotKey is a cursor's annotation sort key: its kind and bits or text
+// when it is one annotations.SortKey makes (as cursors the store made
+// are), and only its text when it is not.
+type pivotKey struct {
+	raw  string
+	ok   bool
+	kind annotations.Kind
+	bits uint64
+	text string
+}
+
+func parsePivot(sk string) *pivotKey {
+	p := &pivotKey{raw: sk}
+	if sk == "" {
+		return p
+	}
+	switch k := annotations.Kind(sk[0]); k {
+	case annotations.Text:
+		p.ok, p.kind, p.text = true, k, sk[1:]
+	case annotations.Number, annotations.Time:
+		if len(sk) == 17 && strings.ToLower(sk) == sk {
+			if bits, err := strconv.ParseUint(sk[1:], 16, 64); err == nil {
+				p.ok, p.kind, p.bits = true, k, bits
+			}
+		}
+	}
+	return p
+}
+
+// compareSortKeys compares the sort keys of a and b as strings would be,
+// without making them.
+func (ix *Index) compareSortKeys(a, b annItem) int {
+	if a.pivot != nil && !a.pivot.ok || b.pivot != nil && !b.pivot.ok {
+		return strings.Compare(ix.sortKeyOf(a), ix.sortKeyOf(b))
+	}
+	ka, ba, ta := ix.keyParts(a)
+	kb, bb, tb := ix.keyParts(b)
+	if ka != kb {
+		return cmp.Compare(ka, kb)
+	}
+	if ka == annotations.Text {
+		return strings.Compare(ta, tb)
+	}
+	return cmp.Compare(ba, bb)
+}
+
+func (ix *Index) keyParts(it annItem) (annotations.Kind, uint64, string) {
+	if p := it.pivot; p != nil {
+		return p.kind, p.bits, p.text
+	}
+	return ix.strs.kinds[it.vid], ix.strs.bits[it.vid], ix.strs.strs[it.vid]
+}
+
+func (ix *Index) sortKeyOf(it annItem) string {
+	if it.pivot != nil {
+		return it.pivot.raw
+	}
+	return ix.strs.sortKey(it.vid)
+}
+
+func (ix *Index) annLess(a, b annItem) bool {
+	if c := ix.compareSortKeys(a, b); c != 0 {
+		return c < 0
 	}
 	return byName(a.e, b.e)
 }
@@ -152,21 +215,21 @@ func (ix *Index) annotationOrder(kid uint32) *btree.BTreeG[annItem] {
 		}
 		delete(ix.byAnnotation, oldest)
 	}
-	tree := btree.NewG(treeDegree, annLess)
+	tree := btree.NewG(treeDegree, ix.annLess)
 	it := ix.keys[kid].all.Iterator()
 	for it.HasNext() {
 		e := ix.entries[it.Next()]
 		v, _ := e.value(kid)
-		tree.ReplaceOrInsert(annItem{sk: ix.strs.sortKey(v), e: e})
+		tree.ReplaceOrInsert(annItem{e: e, vid: v})
 	}
 	ix.byAnnotation[kid] = &annotationOrder{tree: tree, used: ix.clock}
 	return tree
 }
 
-// walkBudget is how many entries of an order a query walks, at most, per
-// artifact it expects to find there, before it reads the set's artifacts
-// directly instead (the set is then sparse where the walk began).
-const walkBudget = 16
+// walkBudget is how many times the entries it expects to read a walk
+// along an order may read before it reads the set's artifacts directly
+// instead (the set is then sparse where the walk began).
+const walkBudget = 4
 
 // ordered returns up to n items of set (those keep, when not nil, also
 // passes) in the order of tree (less; reversed when desc), strictly after
@@ -183,7 +246,9 @@ func ordered[T any](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T
 	if desc {
 		before = func(a, b T) bool { return less(b, a) }
 	}
-	if expect := uint64(n) * uint64(tree.Len()) / card; expect <= 1<<14 {
+	// A walk reads about n/density entries, reading the set costs one
+	// entry each (and a heap push): walk when that is fewer.
+	if expect := uint64(n) * uint64(tree.Len()) / card; expect <= card {
 		budget := walkBudget*expect + 64
 		var out []T
 		visits := uint64(0)

@@ -35,10 +35,17 @@ ORDER BY repository, manifest_digest, position`)
 // (which must not be empty) at once. Its rows are the repository, the
 // digest and the tag, tags in byte order.
 func Tags(d Dialect, ms []catalog.Manifest) Statement {
+	// Joined, so that each pair is one search of tags_digest; as an IN
+	// list SQLite read every tag of each repository instead (a millisecond
+	// for a page of 50 at a million artifacts).
 	b := &builder{d: d}
-	return b.statement(`SELECT repository, digest, tag
-FROM tags WHERE ` + b.keys("repository", "digest", ms) + `
-ORDER BY repository, digest, tag`)
+	repos, digests := make([]string, len(ms)), make([]string, len(ms))
+	for i, m := range ms {
+		repos[i], digests[i] = m.Repository, string(m.Digest)
+	}
+	return b.statement(`SELECT t.repository, t.digest, t.tag
+FROM ` + d.Pairs(b, repos, digests) + ` CROSS JOIN tags t WHERE t.repository = p.r AND t.digest = p.d
+ORDER BY t.repository, t.digest, t.tag`)
 }
 
 // keys returns the condition "(c1, c2) is the repository and digest of

@@ -46,6 +46,11 @@ type Dialect struct {
 	// InPairs is InTexts for two columns: "(c1, c2) is one of the pairs
 	// (as[i], bs[i])", bound whole.
 	InPairs func(b *builder, c1, c2 string, as, bs []string) string
+	// Pairs returns a FROM item named p whose rows are the pairs (as[i],
+	// bs[i]) in columns r and d, bound whole: for a join that should
+	// search an index once per pair (SQLite's planner does not always
+	// see that through InPairs).
+	Pairs func(b *builder, as, bs []string) string
 }
 
 // SQLite is the dialect of catalog/sqlite: ? placeholders, times as
@@ -66,6 +71,14 @@ var SQLite = Dialect{
 		j, _ := json.Marshal(pairs)
 		return "(" + c1 + ", " + c2 + ") IN (SELECT value ->> 0, value ->> 1 FROM json_each(" + b.arg(string(j)) + "))"
 	},
+	Pairs: func(b *builder, as, bs []string) string {
+		pairs := make([][2]string, len(as))
+		for i := range as {
+			pairs[i] = [2]string{as[i], bs[i]}
+		}
+		j, _ := json.Marshal(pairs)
+		return "(SELECT value ->> 0 AS r, value ->> 1 AS d FROM json_each(" + b.arg(string(j)) + ")) p"
+	},
 }
 
 // Postgres is the dialect of catalog/postgres: $n placeholders, times as
@@ -79,6 +92,9 @@ var Postgres = Dialect{
 	},
 	InPairs: func(b *builder, c1, c2 string, as, bs []string) string {
 		return "(" + c1 + ", " + c2 + ") IN (SELECT * FROM unnest(" + b.arg(as) + "::text[], " + b.arg(bs) + "::text[]))"
+	},
+	Pairs: func(b *builder, as, bs []string) string {
+		return "unnest(" + b.arg(as) + "::text[], " + b.arg(bs) + "::text[]) AS p(r, d)"
 	},
 }
 

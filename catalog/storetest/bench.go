@@ -386,6 +386,14 @@ func BenchQueries(b *testing.B, s catalog.Store, n int, seed uint64) {
 	const pageSize = 50
 	for _, so := range sorts {
 		b.Run("filter3/"+so.name+"/first", func(b *testing.B) {
+			// One pass over the variants first, unmeasured: the pages
+			// they read are then in the page cache, and an in-memory
+			// index has built its order by the annotation sorted by.
+			for _, q := range variants {
+				if _, err := s.Artifacts(b.Context(), q, so.sort, pageSize, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
 			benchMeasure(b, func(ctx context.Context, i int) (int, error) {
 				p, err := s.Artifacts(ctx, variants[i%len(variants)], so.sort, pageSize, nil)
 				return len(p.Artifacts), err
