@@ -205,11 +205,17 @@ func (s *Store) replay(ctx context.Context) error {
 		if len(keys) > 0 && first != p.applied+1 {
 			// Numbers are handed out in commit order and a rollback
 			// takes its own back, so a gap is changes deleted before
-			// this index replayed them: start again from the tables.
-			p.mu.Unlock()
-			err := s.loadIndex(ctx)
-			p.mu.Lock()
-			return err
+			// this index replayed them: read it again from the tables,
+			// in the background, queries going to SQL meanwhile.
+			p.ready.Store(false)
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				if err := s.loadIndex(context.Background()); err != nil {
+					slog.Error("catalog: reading the in-memory index again failed; queries go to SQL", "err", err)
+				}
+			}()
+			return errors.New("the change log lost changes the index had not replayed")
 		}
 		p.applied = last
 		if len(seen) == 0 || last-first+1 < batch {

@@ -113,6 +113,13 @@ func TestIndexAgreesWithSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareStores(t, "after the log was pruned", r, ix, sq, 100)
+	for !ix.postings.ready.Load() {
+		time.Sleep(time.Millisecond) // read again in the background
+	}
+	if ix.index(ctx) == nil {
+		t.Fatal("the index did not come back after the log was pruned")
+	}
+	compareStores(t, "read again after the log was pruned", r, ix, sq, 100)
 }
 
 // listAll returns every artifact of s, oldest first.
