@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -36,6 +37,45 @@ type Option func(*Store)
 // open the store without it.
 func InMemoryIndex() Option {
 	return func(s *Store) { s.postings = &postingsState{} }
+}
+
+// TrimChangeLog makes the store delete the change log every
+// changeLogTrim, for a server that keeps no in-memory index: the log
+// would otherwise grow by every write, with no index to replay it. An
+// index in another process that finds its changes gone reads the tables
+// again.
+func TrimChangeLog() Option {
+	return func(s *Store) { s.trimLog = true }
+}
+
+// changeLogTrim is how often TrimChangeLog deletes the change log.
+const changeLogTrim = 10 * time.Minute
+
+// trimChangeLog deletes the change log now and every changeLogTrim until
+// the store closes.
+func (s *Store) trimChangeLog() {
+	trim := func() {
+		if _, err := s.write.ExecContext(context.Background(), `DELETE FROM changes`); err != nil {
+			slog.Warn("catalog: trimming the change log", "err", err)
+		}
+	}
+	trim()
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopTrim = stop
+	s.trimDone = make(chan struct{})
+	go func() {
+		defer close(s.trimDone)
+		t := time.NewTicker(changeLogTrim)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				trim()
+			}
+		}
+	}()
 }
 
 // syncLoadLimit is the size of catalog up to which Open reads the index

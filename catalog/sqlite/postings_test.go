@@ -341,3 +341,61 @@ func (g *queryGen) sort() catalog.Sort {
 	}
 	return s
 }
+
+// TestTrimChangeLog checks that a store opened to trim the change log
+// (a server without the in-memory index) empties it, and that an index in
+// another process then reads the tables again rather than miss changes.
+func TestTrimChangeLog(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	ix, err := Open(ctx, path, InMemoryIndex())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	put := func(s *Store, name string) {
+		m := catalog.Manifest{Repository: "r", Digest: digest.FromString(name), MediaType: "x", Annotations: map[string]string{"k": name}}
+		if err := s.PutManifest(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(ix, "one")
+	ix.index(ctx)
+	trimmer, err := Open(ctx, path, TrimChangeLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trimmer.Close()
+	put(trimmer, "two")
+	var logged int
+	if err := trimmer.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM changes`).Scan(&logged); err != nil {
+		t.Fatal(err)
+	}
+	if logged != 1 {
+		t.Fatalf("change log holds %d rows after the trim and one write, want 1", logged)
+	}
+	if err := trimmer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, path, TrimChangeLog()) // trims at open
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	put(ix, "three") // the index finds a gap before this one
+	for range 2 {
+		ix.index(ctx)
+		for !ix.postings.ready.Load() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	cs, err := ix.AnnotationValues(ctx, "k", catalog.Query{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 3 || ix.index(ctx) == nil {
+		t.Fatalf("values of k = %v (index answering: %v), want one, two and three from the index", cs, ix.index(ctx) != nil)
+	}
+}

@@ -38,6 +38,10 @@ type Store struct {
 	sampler *sqlquery.Sampler
 	// postings is the in-memory index, nil unless InMemoryIndex asked.
 	postings *postingsState
+	// trimLog: TrimChangeLog asked; stopTrim and trimDone end the trims.
+	trimLog  bool
+	stopTrim context.CancelFunc
+	trimDone chan struct{}
 
 	// txMu guards the writers waiting for inTx and whether one of them
 	// is committing a batch.
@@ -89,6 +93,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	for _, o := range opts {
 		o(s)
+	}
+	if s.trimLog && s.postings == nil {
+		s.trimChangeLog()
 	}
 	if s.postings != nil {
 		if err := s.startIndex(ctx); err != nil {
@@ -150,6 +157,10 @@ func dsn(path string, readOnly bool) string {
 func (s *Store) Close() error {
 	s.sampler.Close()
 	s.postings.close()
+	if s.stopTrim != nil {
+		s.stopTrim()
+		<-s.trimDone
+	}
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true

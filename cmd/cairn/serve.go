@@ -67,17 +67,21 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-// openStore opens the catalog store a DSN names; memoryIndex asks SQLite
-// to keep its in-memory index for the catalog API's queries (serving).
-func openStore(ctx context.Context, dsn string, memoryIndex bool) (catalog.Store, string, error) {
+// openStore opens the catalog store a DSN names. Serving, SQLite keeps
+// its in-memory index for the catalog API's queries when memoryIndex
+// asks, or else trims the change log nothing replays.
+func openStore(ctx context.Context, dsn string, serving, memoryIndex bool) (catalog.Store, string, error) {
 	if config.IsPostgres(dsn) {
 		st, err := postgres.Open(ctx, dsn)
 		return st, "postgres", err
 	}
 	path := strings.TrimPrefix(dsn, "sqlite://")
 	var opts []sqlite.Option
-	if memoryIndex {
+	switch {
+	case memoryIndex:
 		opts = append(opts, sqlite.InMemoryIndex())
+	case serving:
+		opts = append(opts, sqlite.TrimChangeLog())
 	}
 	st, err := sqlite.Open(ctx, path, opts...)
 	return st, "sqlite", err
@@ -110,7 +114,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, storeKind, err := openStore(ctx, cfg.CatalogDSN(), cfg.CatalogMemoryIndex)
+	store, storeKind, err := openStore(ctx, cfg.CatalogDSN(), true, cfg.CatalogMemoryIndex)
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
 	}
