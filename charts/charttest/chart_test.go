@@ -215,8 +215,9 @@ func splitDocuments(s string) [][]byte {
 // values reads a values file as the chart would see it over its defaults,
 // for the few settings the checks compare against.
 type values struct {
-	ReplicaCount *int32 `json:"replicaCount"`
-	Catalog      struct {
+	ReplicaCount       *int32 `json:"replicaCount"`
+	CatalogMemoryIndex *bool  `json:"catalogMemoryIndex"`
+	Catalog            struct {
 		Type     string `json:"type"`
 		Postgres struct {
 			DSN            string `json:"dsn"`
@@ -552,6 +553,10 @@ func checkCairn(t *testing.T, r rendering) {
 				t.Errorf("Secret %s[%s] holds %q, want the DSN %q", ref.Name, ref.Key, dsn, r.v.Catalog.Postgres.DSN)
 			}
 		}
+	}
+
+	if want := r.v.CatalogMemoryIndex == nil || *r.v.CatalogMemoryIndex; cfg.CatalogMemoryIndex != want {
+		t.Errorf("catalog_memory_index %v in cairn's config, want %v from the values", cfg.CatalogMemoryIndex, want)
 	}
 
 	// The token-signing key: mounted where the config says, from a Secret

@@ -172,6 +172,7 @@ shutdown_timeout: {{ .Values.shutdownTimeout }}
 repair_interval: {{ .Values.repairInterval }}
 reconcile_interval: {{ .Values.reconcileInterval }}
 allow_delete_with_dependents: {{ .Values.allowDeleteWithDependents }}
+catalog_memory_index: {{ .Values.catalogMemoryIndex }}
 {{- if .Values.zot.enabled }}
 upstream:
   url: {{ include "cairn.zotURL" . }}
