@@ -136,12 +136,14 @@ func (s *Store) loadIndex(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)`).Scan(&applied); err != nil {
 			return err
 		}
-		es, err := readEntries(ctx, tx, nil)
-		if err != nil {
-			return err
+		for after := int64(0); ; {
+			es, last, err := readEntryBatch(ctx, tx, after)
+			if err != nil || len(es) == 0 {
+				return err
+			}
+			ix.Update(es, nil)
+			after = last
 		}
-		ix.Update(es, nil)
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: in-memory index: %w", err)
@@ -269,66 +271,104 @@ const entryColumns = `m.repository, m.digest, m.media_type, m.artifact_type, m.a
 	COALESCE(o.owner, ''), COALESCE(o.visibility, ''),
 	EXISTS (SELECT 1 FROM signatures sg WHERE sg.repository = m.repository AND sg.digest = m.digest AND sg.verified)`
 
-// readEntries reads the index entries of the manifests of keys (every
-// manifest when keys is nil) that the catalog holds.
+// readEntries reads the index entries of the manifests of keys that the
+// catalog holds.
 func readEntries(ctx context.Context, tx *sql.Tx, keys []postings.Key) ([]postings.Entry, error) {
-	q := `SELECT ` + entryColumns + ` FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest`
-	tq := `SELECT repository, digest, tag FROM tags`
-	var args []any
-	if keys != nil {
-		pairs := make([][2]string, len(keys))
-		for i, k := range keys {
-			pairs[i] = [2]string{k.Repository, string(k.Digest)}
-		}
-		j, err := json.Marshal(pairs)
-		if err != nil {
-			return nil, err
-		}
-		in := ` IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`
-		q += ` WHERE (m.repository, m.digest)` + in
-		tq += ` WHERE (repository, digest)` + in
-		args = []any{string(j)}
-	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	pairs, err := pairsOf(keys)
 	if err != nil {
 		return nil, err
 	}
+	es, _, err := scanEntries(ctx, tx, ` WHERE (m.repository, m.digest) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`, pairs)
+	if err != nil {
+		return nil, err
+	}
+	return es, attachTags(ctx, tx, es, pairs)
+}
+
+// entryBatch is how many manifests loadIndex reads at a time, so that the
+// rows read and the index being built are not both whole in memory.
+const entryBatch = 20_000
+
+// readEntryBatch reads the index entries of the next entryBatch manifests
+// after rowid after, and the last rowid read (after when none is left).
+func readEntryBatch(ctx context.Context, tx *sql.Tx, after int64) ([]postings.Entry, int64, error) {
+	es, last, err := scanEntries(ctx, tx, ` WHERE m.rowid > ? ORDER BY m.rowid LIMIT `+fmt.Sprint(entryBatch), after)
+	if err != nil || len(es) == 0 {
+		return nil, after, err
+	}
+	keys := make([]postings.Key, len(es))
+	for i, e := range es {
+		keys[i] = postings.Key{Repository: e.Repository, Digest: e.Digest}
+	}
+	pairs, err := pairsOf(keys)
+	if err != nil {
+		return nil, after, err
+	}
+	return es, last, attachTags(ctx, tx, es, pairs)
+}
+
+// pairsOf binds keys as one JSON list of [repository, digest] pairs.
+func pairsOf(keys []postings.Key) (string, error) {
+	pairs := make([][2]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2]string{k.Repository, string(k.Digest)}
+	}
+	j, err := json.Marshal(pairs)
+	return string(j), err
+}
+
+// scanEntries reads the entries of the manifests m that where selects,
+// and the largest rowid read.
+func scanEntries(ctx context.Context, tx *sql.Tx, where string, arg any) ([]postings.Entry, int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT m.rowid, `+entryColumns+`
+FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest`+where, arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
 	var es []postings.Entry
-	at := map[postings.Key]int{}
+	var last int64
 	for rows.Next() {
 		var e postings.Entry
 		var annots, vis string
-		if err := rows.Scan(&e.Repository, &e.Digest, &e.MediaType, &e.ArtifactType, &annots, &e.Subject,
+		var rowid int64
+		if err := rows.Scan(&rowid, &e.Repository, &e.Digest, &e.MediaType, &e.ArtifactType, &annots, &e.Subject,
 			&e.TotalSize, &e.PushedAt, &e.Owner, &vis, &e.Signed); err != nil {
-			rows.Close()
-			return nil, err
+			return nil, 0, err
 		}
 		if e.Annotations, err = decodeAnnotations(annots); err != nil {
-			rows.Close()
-			return nil, err
+			return nil, 0, err
 		}
 		e.Visibility = catalog.Visibility(vis)
-		at[postings.Key{Repository: e.Repository, Digest: e.Digest}] = len(es)
+		last = max(last, rowid)
 		es = append(es, e)
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, err
+	return es, last, rows.Err()
+}
+
+// attachTags fills the tags of es, the entries of the manifests of the
+// bound pairs.
+func attachTags(ctx context.Context, tx *sql.Tx, es []postings.Entry, pairs string) error {
+	at := make(map[postings.Key]int, len(es))
+	for i, e := range es {
+		at[postings.Key{Repository: e.Repository, Digest: e.Digest}] = i
 	}
-	rows, err = tx.QueryContext(ctx, tq, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT t.repository, t.digest, t.tag
+FROM (SELECT value ->> 0 AS r, value ->> 1 AS d FROM json_each(?)) p CROSS JOIN tags t WHERE t.repository = p.r AND t.digest = p.d`, pairs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var repo, dgst, tag string
 		if err := rows.Scan(&repo, &dgst, &tag); err != nil {
-			return nil, err
+			return err
 		}
 		if i, ok := at[postings.Key{Repository: repo, Digest: digest.Digest(dgst)}]; ok {
 			es[i].Tags = append(es[i].Tags, tag)
 		}
 	}
-	return es, rows.Err()
+	return rows.Err()
 }
 
 // close stops a background read or prune and waits for it.
