@@ -37,6 +37,22 @@ func (o Op) String() string { return opText[o] }
 // text).
 func (o Op) IsRange() bool { return o == Ge || o == Le || o == Gt || o == Lt }
 
+// Holds reports whether a value that compares to the operand as c (-1, 0,
+// +1, as strings.Compare) passes the range operator o.
+func (o Op) Holds(c int) bool {
+	switch o {
+	case Ge:
+		return c >= 0
+	case Le:
+		return c <= 0
+	case Gt:
+		return c > 0
+	case Lt:
+		return c < 0
+	}
+	return false
+}
+
 // Filter is one parsed annotation filter expression.
 type Filter struct {
 	Key string

@@ -44,14 +44,5 @@ func (f Filter) MatchesValue(v string, ok bool) bool {
 	if k := KindOf(b); k != Text && KindOf(a) == k {
 		a, b = SortKey(a), SortKey(b)
 	}
-	c := strings.Compare(a, b)
-	switch f.Op {
-	case Ge:
-		return c >= 0
-	case Le:
-		return c <= 0
-	case Gt:
-		return c > 0
-	}
-	return c < 0
+	return f.Op.Holds(strings.Compare(a, b))
 }

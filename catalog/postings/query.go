@@ -485,15 +485,7 @@ func rangeTest(f annotations.Filter) func(v string, kind annotations.Kind, bits 
 		} else {
 			c = strings.Compare(v, operand)
 		}
-		switch f.Op {
-		case annotations.Ge:
-			return c >= 0
-		case annotations.Le:
-			return c <= 0
-		case annotations.Gt:
-			return c > 0
-		}
-		return c < 0
+		return f.Op.Holds(c)
 	}
 }
 
