@@ -16,14 +16,10 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-// Answers reports whether the index answers q: every query but full-text
-// search, which the store's SQL answers.
-func Answers(q catalog.Query) bool { return q.Text == "" }
-
 // Artifacts returns up to n artifacts matching q, in the order s, strictly
 // after the cursor (nil for the first), with the semantics of
 // catalog.Querier.Artifacts. q, s and the cursor must have been checked
-// (as sqlquery does) and q must be one the index Answers.
+// (as sqlquery does).
 func (ix *Index) Artifacts(q catalog.Query, s catalog.Sort, n int, after *catalog.Cursor) ([]Hit, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -231,6 +227,11 @@ func (ix *Index) annotationOrder(kid uint32) *btree.BTreeG[annItem] {
 // instead (the set is then sparse where the walk began).
 const walkBudget = 4
 
+// keepWalk is how many entries a walk may read, at least, when a test on
+// each entry (text, push times) decides besides the set: a few
+// milliseconds of tests.
+const keepWalk = 1 << 15
+
 // ordered returns up to n items of set (those keep, when not nil, also
 // passes) in the order of tree (less; reversed when desc), strictly after
 // pivot when it is not nil. Where set is dense in tree it walks the tree
@@ -250,6 +251,11 @@ func ordered[T any](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T
 	// entry each (and a heap push): walk when that is fewer.
 	if expect := uint64(n) * uint64(tree.Len()) / card; expect <= card {
 		budget := walkBudget*expect + 64
+		if keep != nil {
+			// The set's density says nothing of how many keep passes
+			// (text, push times): walk further before reading it all.
+			budget = max(budget, keepWalk)
+		}
 		var out []T
 		visits := uint64(0)
 		complete := true
@@ -332,8 +338,8 @@ func (h *topN[T]) Pop() any {
 	return x
 }
 
-// match returns the artifacts q selects but for its push time bounds, and
-// the test of those bounds (nil when it has none).
+// match returns the artifacts q selects but for its push time bounds and
+// its text, and the test of those on an artifact (nil when it has none).
 func (ix *Index) match(q catalog.Query) (*roaring.Bitmap, func(*entry) bool) {
 	var ands, nots []*roaring.Bitmap
 	none := false
@@ -430,6 +436,12 @@ func (ix *Index) match(q catalog.Query) (*roaring.Bitmap, func(*entry) bool) {
 		}
 		keep = func(e *entry) bool {
 			return (q.PushedAfter.IsZero() || e.pushed > lo) && (q.PushedBefore.IsZero() || e.pushed < hi)
+		}
+	}
+	if q.Text != "" {
+		needle, pushed := foldASCII(q.Text), keep
+		keep = func(e *entry) bool {
+			return (pushed == nil || pushed(e)) && ix.hasText(e, needle)
 		}
 	}
 	return out, keep
@@ -533,7 +545,8 @@ func (ix *Index) seen(v *catalog.Viewer) *roaring.Bitmap {
 	return roaring.FastOr(parts...)
 }
 
-// matching returns the artifacts q selects, push time bounds included.
+// matching returns the artifacts q selects, push time bounds and text
+// included.
 func (ix *Index) matching(q catalog.Query) *roaring.Bitmap {
 	set, keep := ix.match(q)
 	if keep == nil {
@@ -551,8 +564,7 @@ func (ix *Index) matching(q catalog.Query) *roaring.Bitmap {
 
 // AnnotationKeys counts, for each annotation key, the artifacts matching q
 // that have it: most used first, then by key, up to limit; with the
-// semantics of catalog.Querier.AnnotationKeys (q checked, and one the
-// index Answers).
+// semantics of catalog.Querier.AnnotationKeys (q checked).
 func (ix *Index) AnnotationKeys(q catalog.Query, limit int) []catalog.Count {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()

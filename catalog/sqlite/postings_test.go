@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opencontainers/go-digest"
 
@@ -306,10 +307,45 @@ func (g *queryGen) query() catalog.Query {
 		}
 		q.Annotations = append(q.Annotations, f)
 	}
+	if chance(15) {
+		q.Text = g.text()
+	}
 	if chance(20) {
 		q.Viewer = g.viewer()
 	}
 	return q
+}
+
+// text returns a piece of a value, repository name or tag, its ASCII
+// letters' case changed at random, or a string with LIKE's wildcards.
+func (g *queryGen) text() string {
+	r := g.r
+	var s string
+	switch r.IntN(5) {
+	case 0:
+		s = g.pick(g.repos)
+	case 1:
+		s = g.pick(g.tags)
+	case 2:
+		return []string{"%", "_", "\\", "a%b", "ü", "Ü", "x_y", "100%"}[r.IntN(8)]
+	default:
+		k := g.key()
+		s = g.value(k)
+	}
+	if len(s) > 3 {
+		i := r.IntN(len(s) - 2)
+		s = s[i : i+1+r.IntN(min(len(s)-i, 12))]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if r.IntN(2) == 0 && 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	if !utf8.Valid(b) {
+		return "a"
+	}
+	return string(b)
 }
 
 func (g *queryGen) viewer() *catalog.Viewer {

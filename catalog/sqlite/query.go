@@ -251,11 +251,8 @@ func (s *Store) walkDown(ctx context.Context, root catalog.Node, depth int) ([]c
 }
 
 // indexFor returns the in-memory index, current, when the store keeps one
-// and it answers q; nil sends q to SQL.
-func (s *Store) indexFor(ctx context.Context, q catalog.Query) *postings.Index {
-	if !postings.Answers(q) {
-		return nil
-	}
+// (and it is ready); nil sends q to SQL.
+func (s *Store) indexFor(ctx context.Context, _ catalog.Query) *postings.Index {
 	return s.index(ctx)
 }
 
