@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/google/btree"
@@ -634,4 +635,43 @@ func top(cs []catalog.Count, limit int) []catalog.Count {
 		cs = cs[:limit]
 	}
 	return cs
+}
+
+// RepositorySummaries lists the repositories whose names start with
+// prefix, by name, after the name after, up to limit, with the semantics
+// of catalog.Querier.RepositorySummaries (arguments checked): only those
+// where v (nil: everything) sees an artifact, counting what it sees.
+func (ix *Index) RepositorySummaries(prefix, after string, v *catalog.Viewer, limit int) []catalog.RepositorySummary {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var seen *roaring.Bitmap
+	if v != nil {
+		seen = ix.seen(v)
+	}
+	out := []catalog.RepositorySummary{}
+	names := ix.names()
+	for i := sort.SearchStrings(names, prefix); i < len(names) && strings.HasPrefix(names[i], prefix) && len(out) < limit; i++ {
+		if names[i] <= after {
+			continue
+		}
+		set := ix.repos[names[i]].bm
+		if seen != nil {
+			if set = roaring.And(set, seen); set.IsEmpty() {
+				continue
+			}
+		}
+		r := catalog.RepositorySummary{Name: names[i]}
+		last := int64(-1 << 63)
+		it := set.Iterator()
+		for it.HasNext() {
+			e := ix.entries[it.Next()]
+			r.Artifacts++
+			r.Tags += int64(len(e.tags))
+			r.Size += e.size
+			last = max(last, e.pushed)
+		}
+		r.LastPush = time.UnixMicro(last).UTC()
+		out = append(out, r)
+	}
+	return out
 }

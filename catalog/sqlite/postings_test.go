@@ -177,6 +177,18 @@ func compareStores(t *testing.T, stage string, r *rand.Rand, ix, sq *Store, n in
 		if werr != nil || gerr != nil || !reflect.DeepEqual(gk, wk) {
 			t.Fatalf("%s: query %d %+v: keys: index %v (%v), SQL %v (%v)", stage, i, q, gk, gerr, wk, werr)
 		}
+		prefix, from := "", ""
+		if name := g.pick(g.repos); r.IntN(2) == 0 {
+			prefix = name[:r.IntN(min(len(name), 6)+1)]
+		}
+		if r.IntN(3) == 0 {
+			from = g.pick(g.repos)
+		}
+		wr, werr := sq.RepositorySummaries(ctx, prefix, from, q.Viewer, flimit)
+		gr, gerr := ix.RepositorySummaries(ctx, prefix, from, q.Viewer, flimit)
+		if werr != nil || gerr != nil || !reflect.DeepEqual(gr, wr) {
+			t.Fatalf("%s: repositories %q after %q, viewer %+v: index %+v (%v), SQL %+v (%v)", stage, prefix, from, q.Viewer, gr, gerr, wr, werr)
+		}
 		key := g.key()
 		wv, werr := sq.AnnotationValues(ctx, key, q, flimit)
 		gv, gerr := ix.AnnotationValues(ctx, key, q, flimit)

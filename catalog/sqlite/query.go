@@ -83,6 +83,9 @@ func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, v
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: repository summaries: %w", err)
 	}
+	if ix := s.index(ctx); ix != nil {
+		return ix.RepositorySummaries(prefix, after, v, sqlquery.ClampLimit(limit)), nil
+	}
 	out := []catalog.RepositorySummary{}
 	err = s.query(ctx, st, func(rows *sql.Rows) error {
 		var r catalog.RepositorySummary
