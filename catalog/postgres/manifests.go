@@ -151,8 +151,8 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 func (s *Store) Manifests(ctx context.Context, nodes []catalog.Node) ([]catalog.Manifest, error) {
 	out := []catalog.Manifest{}
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
-		for _, batch := range sqlquery.ByRepository(nodes) {
-			st := sqlquery.ManifestsIn(sqlquery.Postgres, batch.Repository, batch.Digests)
+		for _, batch := range sqlquery.Batches(nodes) {
+			st := sqlquery.ManifestsAt(sqlquery.Postgres, batch)
 			rows, err := tx.Query(ctx, st.SQL, st.Args...)
 			if err != nil {
 				return err

@@ -541,5 +541,3 @@ func bySize(a, b *entry) bool {
 	}
 	return byName(a, b)
 }
-
-func digestOf(s string) digest.Digest { return digest.Digest(s) }

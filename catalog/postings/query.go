@@ -12,6 +12,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/google/btree"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
@@ -46,7 +47,7 @@ func (ix *Index) Artifacts(q catalog.Query, s catalog.Sort, n int, after *catalo
 			tree, less = ix.bySize, bySize
 		}
 		es := ordered(set, keep, tree, less, s.Desc, ref(pivot), n, ix.entryAt)
-		return hits(es, func(*entry) *string { return nil }), nil
+		return hits(es), nil
 	case catalog.SortAnnotation:
 		return ix.byAnnotationKey(set, keep, s, pivot, after, n), nil
 	}
@@ -64,7 +65,7 @@ func (ix *Index) byAnnotationKey(set *roaring.Bitmap, keep func(*entry) bool, s 
 		if after != nil && !after.Missing {
 			pivot = nil
 		}
-		return hits(ordered(set, keep, ix.byName, byName, s.Desc, ref(pivot), n, ix.entryAt), func(*entry) *string { return nil })
+		return hits(ordered(set, keep, ix.byName, byName, s.Desc, ref(pivot), n, ix.entryAt))
 	}
 	var out []Hit
 	if after == nil || !after.Missing {
@@ -91,7 +92,7 @@ func (ix *Index) byAnnotationKey(set *roaring.Bitmap, keep func(*entry) bool, s 
 	}
 	if len(out) < n {
 		absent := roaring.AndNot(set, kp.all)
-		out = append(out, hits(ordered(absent, keep, ix.byName, byName, s.Desc, ref(pivot), n-len(out), ix.entryAt), func(*entry) *string { return nil })...)
+		out = append(out, hits(ordered(absent, keep, ix.byName, byName, s.Desc, ref(pivot), n-len(out), ix.entryAt))...)
 	}
 	return out
 }
@@ -106,12 +107,13 @@ func ref(p *entry) **entry {
 
 func (ix *Index) entryAt(slot uint32) *entry { return ix.entries[slot] }
 
-func (e *entry) key() Key { return Key{Repository: e.repo.name, Digest: digestOf(e.digest)} }
+func (e *entry) key() Key { return Key{Repository: e.repo.name, Digest: digest.Digest(e.digest)} }
 
-func hits(es []*entry, sk func(*entry) *string) []Hit {
+// hits are the artifacts of es, none sorted by an annotation.
+func hits(es []*entry) []Hit {
 	out := make([]Hit, len(es))
 	for i, e := range es {
-		out[i] = Hit{Key: e.key(), SortKey: sk(e)}
+		out[i] = Hit{Key: e.key()}
 	}
 	return out
 }
@@ -239,7 +241,7 @@ const keepWalk = 1 << 15
 // from pivot, testing each item; where it is sparse, or the walk reads
 // far more than the density promised, it reads each item of set and keeps
 // the first n in order.
-func ordered[T any](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T], less func(a, b T) bool, desc bool, pivot *T, n int, itemAt func(uint32) T) []T {
+func ordered[T orderItem](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T], less func(a, b T) bool, desc bool, pivot *T, n int, itemAt func(uint32) T) []T {
 	card := set.GetCardinality()
 	if card == 0 || n <= 0 {
 		return nil
@@ -268,7 +270,7 @@ func ordered[T any](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T
 				complete = false
 				return false
 			}
-			if set.Contains(slotOf(it)) && (keep == nil || keep(it)) {
+			if set.Contains(it.itemSlot()) && (keep == nil || keep(it)) {
 				out = append(out, it)
 			}
 			return len(out) < n
@@ -312,16 +314,13 @@ func ordered[T any](set *roaring.Bitmap, keep func(T) bool, tree *btree.BTreeG[T
 	return out
 }
 
-// slotOf returns the slot of an item of an order.
-func slotOf[T any](it T) uint32 {
-	switch v := any(it).(type) {
-	case *entry:
-		return v.slot
-	case annItem:
-		return v.e.slot
-	}
-	panic("postings: unknown order item")
-}
+// orderItem is an item of an order: an artifact, or an artifact with its
+// value of the annotation ordered by.
+type orderItem interface{ itemSlot() uint32 }
+
+func (e *entry) itemSlot() uint32 { return e.slot }
+
+func (it annItem) itemSlot() uint32 { return it.e.slot }
 
 // topN is a heap whose top is the item that comes last.
 type topN[T any] struct {

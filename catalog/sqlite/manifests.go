@@ -162,36 +162,41 @@ func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (
 
 // Manifests returns the entries of nodes the catalog holds, in no order.
 func (s *Store) Manifests(ctx context.Context, nodes []catalog.Node) ([]catalog.Manifest, error) {
-	out := []catalog.Manifest{}
+	var out []catalog.Manifest
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		for _, batch := range sqlquery.ByRepository(nodes) {
-			st := sqlquery.ManifestsIn(sqlquery.SQLite, batch.Repository, batch.Digests)
-			rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
-			if err != nil {
-				return err
-			}
-			var ms []catalog.Manifest
-			for rows.Next() {
-				m, err := scanManifest(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				ms = append(ms, m)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if err := loadDetails(ctx, tx, ms); err != nil {
-				return err
-			}
-			out = append(out, ms...)
+		var err error
+		if out, err = readManifests(ctx, tx, nodes); err != nil {
+			return err
 		}
-		return nil
+		return loadDetails(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: manifests: %w", err)
+	}
+	return out, nil
+}
+
+// readManifests reads the entries of nodes the catalog holds, in no
+// order, without their details (loadDetails).
+func readManifests(ctx context.Context, tx *sql.Tx, nodes []catalog.Node) ([]catalog.Manifest, error) {
+	out := []catalog.Manifest{}
+	for _, batch := range sqlquery.Batches(nodes) {
+		st := sqlquery.ManifestsAt(sqlquery.SQLite, batch)
+		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			m, err := scanManifest(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, m)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/postings"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
 // The in-memory index (catalog/postings) answers the catalog API's
@@ -279,10 +280,10 @@ func readEntries(ctx context.Context, tx *sql.Tx, keys []postings.Key) ([]postin
 		return nil, err
 	}
 	es, _, err := scanEntries(ctx, tx, ` WHERE (m.repository, m.digest) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`, pairs)
-	if err != nil {
-		return nil, err
+	if err != nil || len(es) == 0 {
+		return es, err
 	}
-	return es, attachTags(ctx, tx, es, pairs)
+	return es, attachTags(ctx, tx, es)
 }
 
 // entryBatch is how many manifests loadIndex reads at a time, so that the
@@ -296,15 +297,7 @@ func readEntryBatch(ctx context.Context, tx *sql.Tx, after int64) ([]postings.En
 	if err != nil || len(es) == 0 {
 		return nil, after, err
 	}
-	keys := make([]postings.Key, len(es))
-	for i, e := range es {
-		keys[i] = postings.Key{Repository: e.Repository, Digest: e.Digest}
-	}
-	pairs, err := pairsOf(keys)
-	if err != nil {
-		return nil, after, err
-	}
-	return es, last, attachTags(ctx, tx, es, pairs)
+	return es, last, attachTags(ctx, tx, es)
 }
 
 // pairsOf binds keys as one JSON list of [repository, digest] pairs.
@@ -346,15 +339,16 @@ FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest 
 	return es, last, rows.Err()
 }
 
-// attachTags fills the tags of es, the entries of the manifests of the
-// bound pairs.
-func attachTags(ctx context.Context, tx *sql.Tx, es []postings.Entry, pairs string) error {
+// attachTags fills the tags of es.
+func attachTags(ctx context.Context, tx *sql.Tx, es []postings.Entry) error {
 	at := make(map[postings.Key]int, len(es))
+	ms := make([]catalog.Manifest, len(es))
 	for i, e := range es {
 		at[postings.Key{Repository: e.Repository, Digest: e.Digest}] = i
+		ms[i] = catalog.Manifest{Repository: e.Repository, Digest: e.Digest}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT t.repository, t.digest, t.tag
-FROM (SELECT value ->> 0 AS r, value ->> 1 AS d FROM json_each(?)) p CROSS JOIN tags t WHERE t.repository = p.r AND t.digest = p.d`, pairs)
+	st := sqlquery.Tags(sqlquery.SQLite, ms)
+	rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
 	if err != nil {
 		return err
 	}

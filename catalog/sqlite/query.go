@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -18,7 +17,7 @@ import (
 // the tags of its artifacts. See sqlquery.Artifacts for the order and the
 // paging.
 func (s *Store) Artifacts(ctx context.Context, q catalog.Query, sort catalog.Sort, limit int, after *catalog.Cursor) (catalog.ArtifactPage, error) {
-	if ix := s.indexFor(ctx, q); ix != nil {
+	if ix := s.index(ctx); ix != nil {
 		// The statement checks q, the sort and the cursor as SQL would.
 		if _, err := sqlquery.Artifacts(sqlquery.SQLite, q, sort, limit, after); err != nil {
 			return catalog.ArtifactPage{}, fmt.Errorf("sqlite: artifacts: %w", err)
@@ -105,7 +104,7 @@ func (s *Store) RepositorySummaries(ctx context.Context, prefix, after string, v
 
 // AnnotationKeys counts the artifacts matching q that have each key.
 func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) ([]catalog.Count, error) {
-	if ix := s.indexFor(ctx, q); ix != nil {
+	if ix := s.index(ctx); ix != nil {
 		if _, err := sqlquery.AnnotationKeys(sqlquery.SQLite, nil, q, limit); err != nil {
 			return nil, fmt.Errorf("sqlite: annotation keys: %w", err)
 		}
@@ -124,7 +123,7 @@ func (s *Store) AnnotationKeys(ctx context.Context, q catalog.Query, limit int) 
 // AnnotationValues counts the artifacts matching q that have each value of
 // key.
 func (s *Store) AnnotationValues(ctx context.Context, key string, q catalog.Query, limit int) ([]catalog.Count, error) {
-	if ix := s.indexFor(ctx, q); ix != nil {
+	if ix := s.index(ctx); ix != nil {
 		if _, err := sqlquery.AnnotationValues(sqlquery.SQLite, nil, key, q, limit); err != nil {
 			return nil, fmt.Errorf("sqlite: annotation values of %s: %w", key, err)
 		}
@@ -253,12 +252,6 @@ func (s *Store) walkDown(ctx context.Context, root catalog.Node, depth int) ([]c
 	return out, nil
 }
 
-// indexFor returns the in-memory index, current, when the store keeps one
-// (and it is ready); nil sends q to SQL.
-func (s *Store) indexFor(ctx context.Context, _ catalog.Query) *postings.Index {
-	return s.index(ctx)
-}
-
 // pageOf reads the artifacts of hits, in their order, with their details,
 // and makes the page of them (see sqlquery.Page). An artifact deleted
 // since the index found it is left out.
@@ -269,28 +262,16 @@ func (s *Store) pageOf(ctx context.Context, sort catalog.Sort, limit int, hits [
 		for i, h := range hits {
 			nodes[i] = catalog.Node{Repository: h.Repository, Digest: h.Digest}
 		}
-		found := map[sqlquery.Key]catalog.Manifest{}
-		st := sqlquery.ManifestsAt(sqlquery.SQLite, nodes)
-		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
+		read, err := readManifests(ctx, tx, nodes)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			m, err := scanManifest(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			found[sqlquery.Key{Repository: m.Repository, Digest: string(m.Digest)}] = m
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return err
-		}
+		found := sqlquery.Index(read)
 		ms := make([]catalog.Manifest, 0, len(hits))
 		keys := make([]*string, 0, len(hits))
 		for _, h := range hits {
-			if m, ok := found[sqlquery.Key{Repository: h.Repository, Digest: string(h.Digest)}]; ok {
-				ms = append(ms, m)
+			if m := found[sqlquery.Key{Repository: h.Repository, Digest: string(h.Digest)}]; m != nil {
+				ms = append(ms, *m)
 				keys = append(keys, h.SortKey)
 			}
 		}

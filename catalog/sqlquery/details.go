@@ -100,17 +100,8 @@ func Ownership(d Dialect, ms []catalog.Manifest) Statement {
 FROM owners WHERE ` + b.keys("repository", "digest", ms) + ``)
 }
 
-// ManifestsIn returns the statement reading the manifests of repo whose
-// digests are among digests (at most MaxLimit of them). Its rows are
-// ManifestColumns.
-func ManifestsIn(d Dialect, repo string, digests []string) Statement {
-	b := &builder{d: d}
-	where := "repository = " + b.arg(repo) + " AND " + d.InTexts(b, "digest", digests)
-	return b.statement("SELECT " + ManifestColumns + " FROM manifests WHERE " + where)
-}
-
-// ManifestsAt returns the statement reading the manifests of nodes (at
-// most MaxLimit+1, of this registry), whichever repositories they are in.
+// ManifestsAt returns the statement reading the manifests of nodes (of
+// this registry; a batch of Batches), whichever repositories they are in.
 // Its rows are ManifestColumns, in no order.
 func ManifestsAt(d Dialect, nodes []catalog.Node) Statement {
 	b := &builder{d: d}
@@ -121,31 +112,25 @@ func ManifestsAt(d Dialect, nodes []catalog.Node) Statement {
 	return b.statement("SELECT " + ManifestColumns + " FROM manifests WHERE " + d.InPairs(b, "repository", "digest", repos, digests))
 }
 
-// ByRepository groups the digests of nodes in this registry by
-// repository, in batches of at most MaxLimit, each once: how Manifests
-// reads them.
-func ByRepository(nodes []catalog.Node) []RepositoryBatch {
-	var out []RepositoryBatch
-	at := map[string]int{} // repository → its last batch in out
+// Batches returns the nodes of this registry among nodes, each once, in
+// batches of at most MaxLimit+1 (a page and the one after it): how the
+// stores read manifests with ManifestsAt.
+func Batches(nodes []catalog.Node) [][]catalog.Node {
+	var out [][]catalog.Node
+	var batch []catalog.Node
 	seen := map[catalog.Node]bool{}
 	for _, n := range nodes {
 		if n.Registry != "" || seen[n] {
 			continue
 		}
 		seen[n] = true
-		i, ok := at[n.Repository]
-		if !ok || len(out[i].Digests) >= MaxLimit {
-			out = append(out, RepositoryBatch{Repository: n.Repository})
-			i = len(out) - 1
-			at[n.Repository] = i
+		if len(batch) > MaxLimit {
+			out, batch = append(out, batch), nil
 		}
-		out[i].Digests = append(out[i].Digests, string(n.Digest))
+		batch = append(batch, n)
+	}
+	if len(batch) > 0 {
+		out = append(out, batch)
 	}
 	return out
-}
-
-// RepositoryBatch is some digests of one repository.
-type RepositoryBatch struct {
-	Repository string
-	Digests    []string
 }

@@ -64,21 +64,22 @@ var SQLite = Dialect{
 		return col + " IN (SELECT value FROM json_each(" + b.arg(string(j)) + "))"
 	},
 	InPairs: func(b *builder, c1, c2 string, as, bs []string) string {
-		pairs := make([][2]string, len(as))
-		for i := range as {
-			pairs[i] = [2]string{as[i], bs[i]}
-		}
-		j, _ := json.Marshal(pairs)
-		return "(" + c1 + ", " + c2 + ") IN (SELECT value ->> 0, value ->> 1 FROM json_each(" + b.arg(string(j)) + "))"
+		return "(" + c1 + ", " + c2 + ") IN (SELECT value ->> 0, value ->> 1 FROM json_each(" + b.arg(jsonPairs(as, bs)) + "))"
 	},
 	Pairs: func(b *builder, as, bs []string) string {
-		pairs := make([][2]string, len(as))
-		for i := range as {
-			pairs[i] = [2]string{as[i], bs[i]}
-		}
-		j, _ := json.Marshal(pairs)
-		return "(SELECT value ->> 0 AS r, value ->> 1 AS d FROM json_each(" + b.arg(string(j)) + ")) p"
+		return "(SELECT value ->> 0 AS r, value ->> 1 AS d FROM json_each(" + b.arg(jsonPairs(as, bs)) + ")) p"
 	},
+}
+
+// jsonPairs is the pairs (as[i], bs[i]) as one JSON array of arrays, what
+// SQLite's json_each reads them from.
+func jsonPairs(as, bs []string) string {
+	pairs := make([][2]string, len(as))
+	for i := range as {
+		pairs[i] = [2]string{as[i], bs[i]}
+	}
+	j, _ := json.Marshal(pairs) // strings always marshal
+	return string(j)
 }
 
 // Postgres is the dialect of catalog/postgres: $n placeholders, times as
