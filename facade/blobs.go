@@ -30,6 +30,14 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) err
 		if !ok && r.Method == http.MethodHead {
 			f, ok = s.dedupe(r, o, rt.name, digest.Digest(rt.ref))
 		}
+		if !ok && r.Method == http.MethodHead && o.LacksBlob(rt.name, digest.Digest(rt.ref)) {
+			// The common answer while pushing (is this blob here yet?),
+			// given without the engine's handlers.
+			if exists, err := o.RepositoryExists(r.Context(), rt.name); err == nil && !exists {
+				return errNameUnknown(rt.name)
+			}
+			return errcode.New(errcode.BlobUnknown, "blob %s is not in %s", rt.ref, rt.name)
+		}
 		if ok {
 			defer f.Close()
 			h := w.Header()
@@ -189,6 +197,11 @@ func errNameUnknown(repo string) error {
 // that the façade serves it without the engine's per-request buffers.
 type blobOpener interface {
 	OpenBlob(repo string, d digest.Digest) (*os.File, bool)
+	// LacksBlob reports whether repo certainly does not hold d.
+	LacksBlob(repo string, d digest.Digest) bool
+	// StoresBlob reports whether any repository holds d's bytes.
+	StoresBlob(ctx context.Context, d digest.Digest) bool
+	RepositoryExists(ctx context.Context, repo string) (bool, error)
 }
 
 // dedupe answers a HEAD for a blob the repository lacks but another one
@@ -204,6 +217,9 @@ func (s *Server) dedupe(r *http.Request, o blobOpener, repo string, d digest.Dig
 	}
 	if s.access != nil && !s.access.may(principalFrom(r), repo, auth.Push) {
 		return nil, false
+	}
+	if !o.StoresBlob(r.Context(), d) {
+		return nil, false // a new blob: nothing to link, no catalog query
 	}
 	uses, err := s.store.BlobUses(r.Context(), d, "", s.viewerOf(r, true), 20)
 	if err != nil {

@@ -39,7 +39,7 @@ func (e *Engine) LinkManifestAlias(ctx context.Context, repo string, alias, cano
 	if err := e.driver.PutContent(ctx, manifestLinkPath(repo, alias), []byte(canonical.String())); err != nil {
 		return fmt.Errorf("embedded engine: link manifest %s to %s: %w", alias, canonical, err)
 	}
-	return nil
+	return e.durable()
 }
 
 // LinkBlobAlias makes alias name the blob stored as canonical in repo.
@@ -47,7 +47,7 @@ func (e *Engine) LinkBlobAlias(ctx context.Context, repo string, alias, canonica
 	if err := e.driver.PutContent(ctx, blobLinkPath(repo, alias), []byte(canonical.String())); err != nil {
 		return fmt.Errorf("embedded engine: link blob %s to %s: %w", alias, canonical, err)
 	}
-	return nil
+	return e.durable()
 }
 
 // BlobAlias returns the digest a blob link in repo points at.
@@ -99,6 +99,31 @@ func (e *Engine) OpenBlob(repo string, d digest.Digest) (f *os.File, ok bool) {
 	return f, true
 }
 
+// StoresBlob reports whether storage holds the bytes of the sha256 blob d
+// in any repository.
+func (e *Engine) StoresBlob(ctx context.Context, d digest.Digest) bool {
+	if d.Algorithm() != digest.SHA256 || d.Validate() != nil {
+		return false
+	}
+	if e.fsRoot != "" {
+		_, err := os.Stat(filepath.Join(e.fsRoot, filepath.FromSlash(blobDataPath(d))))
+		return err == nil
+	}
+	_, err := e.driver.Stat(ctx, blobDataPath(d))
+	return err == nil
+}
+
+// LacksBlob reports whether repo certainly does not hold blob d: the
+// filesystem storage has no link for it there. False when unsure (another
+// storage driver, a malformed digest).
+func (e *Engine) LacksBlob(repo string, d digest.Digest) bool {
+	if e.fsRoot == "" || d.Validate() != nil {
+		return false
+	}
+	_, err := os.Lstat(filepath.Join(e.fsRoot, filepath.FromSlash(blobLinkPath(repo, d))))
+	return errors.Is(err, os.ErrNotExist)
+}
+
 // LinkBlob makes repo hold the blob d that storage already has (as a mount
 // does), and reports whether it could: the blob must be sha256 and its data
 // present.
@@ -112,7 +137,7 @@ func (e *Engine) LinkBlob(ctx context.Context, repo string, d digest.Digest) err
 	if err := e.driver.PutContent(ctx, blobLinkPath(repo, d), []byte(d.String())); err != nil {
 		return fmt.Errorf("embedded engine: link blob %s into %s: %w", d, repo, err)
 	}
-	return nil
+	return e.durable()
 }
 
 // manifestAliases maps the sha256 digest of each manifest of repo pushed

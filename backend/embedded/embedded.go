@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/backend"
+	"github.com/cairn-dev/cairn/errcode"
 
 	// The storage drivers selectable from the configuration file.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
@@ -167,8 +168,77 @@ func loadSecret(path string) (string, error) {
 	return s, f.Close()
 }
 
-// ServeHTTP answers a /v2/ request with the library's handlers.
-func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.app.ServeHTTP(w, r) }
+// ServeHTTP answers a /v2/ request with the library's handlers. A request
+// that may write is answered only once what it wrote is durable (see
+// fastDriver): the answer waits at its first header.
+func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := e.syncer()
+	if s == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		e.app.ServeHTTP(w, r)
+		return
+	}
+	dw := &durableWriter{ResponseWriter: w, sync: s, log: e.log}
+	e.app.ServeHTTP(dw, r)
+	if !dw.answered {
+		dw.WriteHeader(http.StatusOK)
+	}
+}
+
+func (e *Engine) syncer() *syncer {
+	if d, ok := e.driver.(*fastDriver); ok {
+		return d.sync
+	}
+	return nil
+}
+
+// durable returns once every write made to the filesystem storage is
+// durable; for the façade's own writes through the engine (links).
+func (e *Engine) durable() error {
+	if s := e.syncer(); s != nil {
+		return s.wait()
+	}
+	return nil
+}
+
+// durableWriter holds a write request's answer until the storage is synced;
+// when the sync fails the answer becomes a 500 and the library's is dropped.
+type durableWriter struct {
+	http.ResponseWriter
+	sync     *syncer
+	log      *zap.Logger
+	answered bool
+	failed   bool
+}
+
+func (w *durableWriter) WriteHeader(code int) {
+	if w.answered {
+		return
+	}
+	w.answered = true
+	if err := w.sync.wait(); err != nil {
+		w.failed = true
+		w.log.Error("storage sync failed; the write is not answered as stored", zap.Error(err))
+		h := w.ResponseWriter.Header()
+		for _, k := range []string{"Location", "Docker-Content-Digest", "Docker-Upload-Uuid", "Range", "Content-Length", "Oci-Subject"} {
+			h.Del(k)
+		}
+		errcode.WriteOCI(w.ResponseWriter, errcode.Wrap(errcode.Unknown, err, "the write may not have been stored; retry it once the storage is healthy"))
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *durableWriter) Write(p []byte) (int, error) {
+	if !w.answered {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *durableWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Name is "embedded".
 func (e *Engine) Name() string { return "embedded" }
@@ -182,6 +252,11 @@ func (e *Engine) Ready(ctx context.Context) error {
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) {
 		return fmt.Errorf("embedded engine: storage: %w", err)
+	}
+	if s := e.syncer(); s != nil {
+		if err := s.err(); err != nil {
+			return fmt.Errorf("embedded engine: %w", err)
+		}
 	}
 	return nil
 }
