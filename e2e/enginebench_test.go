@@ -23,7 +23,9 @@ import (
 // zot, interleaved round by round, new content every run, best of the
 // rounds. Each sub-benchmark reports the best times and the ratios (ratio:
 // embedded cairn / zot; synced-ratio: embedded cairn / zot with commit;
-// upstream-ratio: cairn in front of zot / zot; under 1 is faster). Run it
+// upstream-ratio: cairn in front of zot / zot; under 1 is faster). Every
+// oras run starts after a sync(2), so that no target's timing includes
+// writing out another's data. Run it
 // with
 //
 //	make build tools
@@ -54,6 +56,10 @@ func BenchmarkEngineVsZot(b *testing.B) {
 	env := append(os.Environ(), "HOME="+home)
 	run := func(dir string, args ...string) time.Duration {
 		b.Helper()
+		// The targets share one filesystem: what one left unsynced (zot by
+		// default syncs nothing) must not be written out on another's time
+		// (cairn's syncs cover the whole filesystem).
+		syscall.Sync()
 		start := time.Now()
 		cmd := exec.Command(oras, args...)
 		cmd.Dir, cmd.Env = dir, env

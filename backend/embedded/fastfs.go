@@ -214,16 +214,17 @@ func (d *fastDriver) Writer(ctx context.Context, p string, append bool) (storage
 		f.Close()
 		return nil, err
 	}
-	return &uploadWriter{file: f, buf: bufio.NewWriterSize(f, 32<<10), size: size, committed: func() { d.uploadCompleted(p) }}, nil
+	return &uploadWriter{file: f, buf: bufio.NewWriterSize(f, 32<<10), size: size, flushed: size, committed: func() { d.uploadCompleted(p) }}, nil
 }
 
 // uploadWriter is the library's file writer but for Close's sync.
 type uploadWriter struct {
-	file   *os.File
-	buf    *bufio.Writer
-	size   int64
-	closed bool
-	done   bool // committed or cancelled
+	file    *os.File
+	buf     *bufio.Writer
+	size    int64
+	flushed int64 // where writeback was last started
+	closed  bool
+	done    bool // committed or cancelled
 
 	committed func()
 }
@@ -241,8 +242,21 @@ func (w *uploadWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.buf.Write(p)
 	w.size += int64(n)
+	if err == nil && w.size-w.flushed >= writebackEvery {
+		// Start writing the bytes so far to disk without waiting for it:
+		// a large upload then leaves little for its final sync, or for a
+		// sync another request needs meanwhile, to wait for.
+		if err = w.buf.Flush(); err == nil {
+			startWriteback(w.file, w.flushed, w.size-w.flushed)
+			w.flushed = w.size
+		}
+	}
 	return n, err
 }
+
+// writebackEvery is how many bytes an upload writes between two starts of
+// writeback.
+const writebackEvery = 8 << 20
 
 func (w *uploadWriter) Size() int64 { return w.size }
 

@@ -11,3 +11,9 @@ const deferSyncs = true
 
 // syncFS writes back and flushes everything of the filesystem holding f.
 func syncFS(f *os.File) error { return unix.Syncfs(int(f.Fd())) }
+
+// startWriteback asks the kernel to start writing a range of f to disk,
+// without waiting; a hint, so its error is of no use.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
