@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,6 +62,9 @@ func pushRate(b *testing.B, base string, n int) float64 {
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	// What the previous target left unsynced is not this one's to write
+	// out (the targets share one filesystem; cairn syncs all of it).
+	syscall.Sync()
 	b.ResetTimer()
 	start := time.Now()
 	for c := range clients {
