@@ -169,14 +169,16 @@ func (d *fastDriver) Move(ctx context.Context, from, to string) error {
 // Delete removes a file or tree; durable at the end of the request (an
 // upload's leftovers need not be).
 func (d *fastDriver) Delete(ctx context.Context, p string) error {
-	if err := d.Driver.Delete(ctx, p); err != nil {
-		return err
-	}
-	if strings.Contains(p, "/_uploads/") {
+	upload := strings.Contains(p, "/_uploads/")
+	if upload {
 		d.mu.Lock()
 		delete(d.completed, p)
 		d.mu.Unlock()
-	} else if d.sync != nil {
+	}
+	if err := d.Driver.Delete(ctx, p); err != nil {
+		return err
+	}
+	if !upload && d.sync != nil {
 		d.sync.wrote()
 	}
 	return nil
