@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -178,20 +179,7 @@ func TestChunkedUploadAcrossEngines(t *testing.T) {
 	want(t, do(t, http.MethodHead, b.URL+"/v2/team/chunked/blobs/"+d.String(), nil), http.StatusOK)
 }
 
-func rangeOf(offset, n int) string {
-	return strings.Join([]string{itoa(offset), itoa(offset + n - 1)}, "-")
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
-}
+func rangeOf(offset, n int) string { return fmt.Sprintf("%d-%d", offset, offset+n-1) }
 
 // push uploads blob into repo and returns its digest.
 func push(t *testing.T, base, repo string, blob []byte) digest.Digest {
