@@ -170,15 +170,18 @@ func loadSecret(path string) (string, error) {
 
 // ServeHTTP answers a /v2/ request with the library's handlers. A request
 // that may write is answered only once what it wrote is durable (see
-// fastDriver): the answer waits at its first header.
+// fastDriver): the answer waits at its first header. Its writes are told
+// apart from other requests' through its context, so that a request that
+// wrote nothing (an upload's start or chunk) does not wait for others'.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.syncer()
 	if s == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		e.app.ServeHTTP(w, r)
 		return
 	}
-	dw := &durableWriter{ResponseWriter: w, sync: s, log: e.log}
-	e.app.ServeHTTP(dw, r)
+	ctx, wrote := withWrites(r.Context())
+	dw := &durableWriter{ResponseWriter: w, sync: s, wrote: wrote, log: e.log}
+	e.app.ServeHTTP(dw, r.WithContext(ctx))
 	if !dw.answered {
 		dw.WriteHeader(http.StatusOK)
 	}
@@ -205,6 +208,7 @@ func (e *Engine) durable() error {
 type durableWriter struct {
 	http.ResponseWriter
 	sync     *syncer
+	wrote    *writes
 	log      *zap.Logger
 	answered bool
 	failed   bool
@@ -215,7 +219,7 @@ func (w *durableWriter) WriteHeader(code int) {
 		return
 	}
 	w.answered = true
-	if err := w.sync.wait(); err != nil {
+	if err := w.sync.waitFor(w.wrote); err != nil {
 		w.failed = true
 		w.log.Error("storage sync failed; the write is not answered as stored", zap.Error(err))
 		h := w.ResponseWriter.Header()

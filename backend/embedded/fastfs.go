@@ -116,7 +116,7 @@ func (d *fastDriver) PutContent(ctx context.Context, p string, content []byte) e
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	if !state {
-		d.sync.wrote()
+		d.sync.wrote(ctx)
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (d *fastDriver) Move(ctx context.Context, from, to string) error {
 		return err
 	}
 	if d.sync != nil {
-		d.sync.wrote()
+		d.sync.wrote(ctx)
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func (d *fastDriver) Delete(ctx context.Context, p string) error {
 		return err
 	}
 	if !upload && d.sync != nil {
-		d.sync.wrote()
+		d.sync.wrote(ctx)
 	}
 	return nil
 }

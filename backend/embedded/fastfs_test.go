@@ -135,6 +135,9 @@ func TestSmallUpload(t *testing.T) {
 		if s.synced.Load() < s.written.Load() {
 			t.Errorf("answered with writes not synced: %d written, %d synced", s.written.Load(), s.synced.Load())
 		}
+		if s.untracked.Load() != 0 {
+			t.Error("a write of the request's was not counted as the request's")
+		}
 	}
 	res, err := http.Get(srv.URL + "/v2/team/small/blobs/" + d.String())
 	if err != nil {
@@ -233,6 +236,9 @@ func TestWalkSkipsEmptyRevisionLinks(t *testing.T) {
 		want(t, res, http.StatusCreated)
 		digests = append(digests, digest.FromString(m))
 	}
+	if deferSyncs && e.syncer().untracked.Load() != 0 {
+		t.Error("a manifest push's writes were not counted as its request's")
+	}
 	if err := os.Truncate(filepath.Join(dir, "storage", filepath.FromSlash(manifestLinkPath("team/walk", digests[1]))), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -289,12 +295,12 @@ func TestSyncerGroupsWaiters(t *testing.T) {
 		<-release
 		return nil
 	}
-	s.wrote()
+	s.wrote(context.Background())
 	first := make(chan error)
 	go func() { first <- s.wait() }()
 	<-started // a sync is running; it covers the first write only
 
-	s.wrote()
+	s.wrote(context.Background())
 	second := make(chan error)
 	go func() { second <- s.wait() }()
 	const more = 5
@@ -333,5 +339,31 @@ func TestSyncerGroupsWaiters(t *testing.T) {
 	}
 	if err := s.wait(); err != nil || calls.Load() != 2 {
 		t.Errorf("a wait with nothing new written synced again (%d syncs, %v)", calls.Load(), err)
+	}
+}
+
+// A request that wrote nothing durable (an upload's start) is answered
+// without waiting for other requests' writes; one that did waits for its
+// own.
+func TestWaitsOnlyForItsWrites(t *testing.T) {
+	if !deferSyncs {
+		t.Skip("SKIPPED: writes sync file by file on this platform")
+	}
+	dir := t.TempDir()
+	e, srv := testEngine(t, dir)
+	s := e.syncer()
+	var calls atomic.Int32
+	s.syncfs = func(f *os.File) error { calls.Add(1); return syncFS(f) }
+	other, _ := withWrites(context.Background())
+	s.wrote(other) // another request's write, not yet synced
+
+	loc := startUpload(t, srv.URL, "team/waits")
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("starting an upload ran %d syncs for another request's write", n)
+	}
+	d := digest.FromString("mine")
+	want(t, do(t, http.MethodPut, withDigest(loc, d), []byte("mine")), http.StatusCreated)
+	if n := calls.Load(); n == 0 {
+		t.Fatal("completing an upload was answered without a sync")
 	}
 }

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,9 +20,10 @@ import (
 type syncer struct {
 	root *os.File
 	// syncfs syncs the filesystem (syncFS; tests count or fail it).
-	syncfs  func(*os.File) error
-	written atomic.Uint64 // writes done
-	synced  atomic.Uint64 // writes known durable
+	syncfs    func(*os.File) error
+	written   atomic.Uint64 // writes done
+	synced    atomic.Uint64 // writes known durable
+	untracked atomic.Uint64 // the last write done outside a request
 
 	mu      sync.Mutex
 	changed *sync.Cond
@@ -57,12 +59,46 @@ func syncerFor(root string) (*syncer, error) {
 	return s, nil
 }
 
-// wrote records one finished write that a later wait must make durable.
-func (s *syncer) wrote() { s.written.Add(1) }
+// wrote records one finished write that a later wait must make durable:
+// the request's, when ctx carries its writes (see withWrites), or every
+// write request's after it.
+func (s *syncer) wrote(ctx context.Context) {
+	seq := s.written.Add(1)
+	if w, ok := ctx.Value(writesKey{}).(*writes); ok {
+		w.last.Store(seq)
+		return
+	}
+	for {
+		cur := s.untracked.Load()
+		if cur >= seq || s.untracked.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// writes is what one request wrote: the number of its last write.
+type writes struct{ last atomic.Uint64 }
+
+type writesKey struct{}
+
+// withWrites returns a context whose storage writes are counted as one
+// request's, and what they are.
+func withWrites(ctx context.Context) (context.Context, *writes) {
+	w := &writes{}
+	return context.WithValue(ctx, writesKey{}, w), w
+}
+
+// waitFor returns once the request's writes, and any write made outside a
+// request, are durable.
+func (s *syncer) waitFor(w *writes) error {
+	return s.waitUntil(max(w.last.Load(), s.untracked.Load()))
+}
 
 // wait returns once every write recorded before it was called is durable.
-func (s *syncer) wait() error {
-	target := s.written.Load()
+func (s *syncer) wait() error { return s.waitUntil(s.written.Load()) }
+
+// waitUntil returns once the writes numbered up to target are durable.
+func (s *syncer) waitUntil(target uint64) error {
 	if s.synced.Load() >= target {
 		s.mu.Lock()
 		err := s.failed
