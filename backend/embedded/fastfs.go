@@ -66,8 +66,8 @@ const defaultFSRoot = "/var/lib/registry"
 //     durable can leave it empty, and an empty link reads as absent — its
 //     request was never answered;
 //   - renames and deletions are left to the end of the request: the engine
-//     answers a write only after one syncfs covering them (shared with every
-//     request waiting at that moment);
+//     answers a write only after one syncfs covering the request's writes
+//     (shared with every request waiting at that moment);
 //   - hash states the library never reads back are not written at all.
 //
 // Without a syncer (other platforms) every write but the bookkeeping
