@@ -105,7 +105,7 @@ func (d *fastDriver) PutContent(ctx context.Context, p string, content []byte) e
 	syncFirst := false
 	if !state {
 		_, err := os.Lstat(full)
-		syncFirst = !isLink(p) || err == nil
+		syncFirst = syncBeforeRename(p, err == nil)
 	}
 	if err := writeFile(tmp, content, syncFirst); err != nil {
 		_ = os.Remove(tmp)
@@ -120,6 +120,12 @@ func (d *fastDriver) PutContent(ctx context.Context, p string, content []byte) e
 	}
 	return nil
 }
+
+// syncBeforeRename reports whether a file written at p must be durable
+// before it is renamed into place: always but for a new link, whose loss
+// in a crash (it reads as absent when empty) only undoes an unanswered
+// request. A replaced link would lose what it held before.
+func syncBeforeRename(p string, exists bool) bool { return !isLink(p) || exists }
 
 func writeFile(name string, content []byte, sync bool) error {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)

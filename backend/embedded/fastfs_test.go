@@ -367,3 +367,26 @@ func TestWaitsOnlyForItsWrites(t *testing.T) {
 		t.Fatal("completing an upload was answered without a sync")
 	}
 }
+
+func TestSyncBeforeRename(t *testing.T) {
+	const repo = "/docker/registry/v2/repositories/team/r"
+	d := digest.FromString("x")
+	for _, c := range []struct {
+		name   string
+		path   string
+		exists bool
+		want   bool
+	}{
+		{"new blob link", blobLinkPath("team/r", d), false, false},
+		{"new revision link", manifestLinkPath("team/r", d), false, false},
+		{"new tag", repo + "/_manifests/tags/v1/current/link", false, false},
+		{"moved tag", repo + "/_manifests/tags/v1/current/link", true, true},
+		{"tag index entry", repo + "/_manifests/tags/v1/index/sha256/" + d.Encoded() + "/link", false, false},
+		{"manifest bytes", blobDataPath(d), false, true},
+		{"manifest bytes again", blobDataPath(d), true, true},
+	} {
+		if got := syncBeforeRename(c.path, c.exists); got != c.want {
+			t.Errorf("%s (%s, exists %v): sync first %v, want %v", c.name, c.path, c.exists, got, c.want)
+		}
+	}
+}
