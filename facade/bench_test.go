@@ -314,6 +314,38 @@ func BenchmarkSmallBlobGet(b *testing.B) {
 	}
 }
 
+// BenchmarkBlobHead measures the HEAD a client sends before each upload,
+// for a blob the repository holds and for one no repository holds (the
+// common case while pushing new content), from the engine alone and
+// through the façade.
+func BenchmarkBlobHead(b *testing.B) {
+	for target, base := range benchServers(b) {
+		p, dgst := blob(4096, 12)
+		push(b, base, "bench/head", p, dgst)
+		_, missing := blob(4096, 13)
+		for _, c := range []struct {
+			name, digest string
+			status       int
+		}{{"present", dgst, http.StatusOK}, {"missing", missing, http.StatusNotFound}} {
+			b.Run(target+"/"+c.name, func(b *testing.B) {
+				client := &http.Client{}
+				for b.Loop() {
+					req, _ := http.NewRequest(http.MethodHead, base+"/v2/bench/head/blobs/"+c.digest, nil)
+					res, err := client.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != c.status {
+						b.Fatalf("HEAD %s: %s", c.name, res.Status)
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkManifestPutSequential measures one manifest PUT at a time, new
 // manifest each time, through the engine alone and through the façade: the
 // difference is what indexing adds to a push.
