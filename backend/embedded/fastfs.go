@@ -225,7 +225,8 @@ func (d *fastDriver) Writer(ctx context.Context, p string, append bool) (storage
 	return &uploadWriter{file: f, buf: bufio.NewWriterSize(f, 32<<10), size: size, flushed: size, committed: func() { d.uploadCompleted(p) }}, nil
 }
 
-// uploadWriter is the library's file writer but for Close's sync.
+// uploadWriter is the library's file writer, but Close does not sync and
+// writeback is started as the upload goes.
 type uploadWriter struct {
 	file    *os.File
 	buf     *bufio.Writer
