@@ -11,7 +11,7 @@ import (
 )
 
 // pushBlob uploads a blob with a POST and a PUT.
-func pushBlob(t *testing.T, base, repo string, content []byte) digest.Digest {
+func pushBlob(t testing.TB, base, repo string, content []byte) digest.Digest {
 	t.Helper()
 	d := digest.FromBytes(content)
 	code, h, body := do(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", nil, nil)

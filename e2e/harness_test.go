@@ -205,7 +205,7 @@ func (c *cairn) regctlHost(addr string) {
 }
 
 // do sends a raw HTTP request and returns the status, headers and body.
-func do(t *testing.T, method, url string, body []byte, header map[string]string) (int, http.Header, []byte) {
+func do(t testing.TB, method, url string, body []byte, header map[string]string) (int, http.Header, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -239,7 +239,7 @@ func writeFile(t *testing.T, dir, name string, content []byte) string {
 	return name
 }
 
-func mustf(t *testing.T, ok bool, format string, args ...any) {
+func mustf(t testing.TB, ok bool, format string, args ...any) {
 	t.Helper()
 	if !ok {
 		t.Fatalf(format, args...)

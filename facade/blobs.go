@@ -201,7 +201,7 @@ type blobOpener interface {
 	LacksBlob(repo string, d digest.Digest) bool
 	// StoresBlob reports whether any repository holds d's bytes.
 	StoresBlob(ctx context.Context, d digest.Digest) bool
-	RepositoryExists(ctx context.Context, repo string) (bool, error)
+	repositoryChecker
 }
 
 // dedupe answers a HEAD for a blob the repository lacks but another one

@@ -56,6 +56,9 @@ type Engine struct {
 	// fsRoot is the filesystem driver's root directory, "" for other
 	// drivers: blobs there are served straight from their files.
 	fsRoot string
+	// sync makes the filesystem storage's deferred writes durable; nil
+	// where each write syncs itself (see fastDriver).
+	sync *syncer
 }
 
 var (
@@ -129,7 +132,11 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine: registry: %w", err)
 	}
-	return &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot}, nil
+	e = &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot}
+	if fd, ok := driver.(*fastDriver); ok {
+		e.sync = fd.sync
+	}
+	return e, nil
 }
 
 // loadSecret reads the upload secret, creating it on first use.
@@ -174,7 +181,7 @@ func loadSecret(path string) (string, error) {
 // apart from other requests' through its context, so that a request that
 // wrote nothing (an upload's start or chunk) does not wait for others'.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s := e.syncer()
+	s := e.sync
 	if s == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		e.app.ServeHTTP(w, r)
 		return
@@ -187,18 +194,11 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (e *Engine) syncer() *syncer {
-	if d, ok := e.driver.(*fastDriver); ok {
-		return d.sync
-	}
-	return nil
-}
-
 // durable returns once every write made to the filesystem storage is
 // durable; for the façade's own writes through the engine (links).
 func (e *Engine) durable() error {
-	if s := e.syncer(); s != nil {
-		return s.wait()
+	if e.sync != nil {
+		return e.sync.wait()
 	}
 	return nil
 }
@@ -257,8 +257,8 @@ func (e *Engine) Ready(ctx context.Context) error {
 	if err != nil && !errors.As(err, &notFound) {
 		return fmt.Errorf("embedded engine: storage: %w", err)
 	}
-	if s := e.syncer(); s != nil {
-		if err := s.err(); err != nil {
+	if e.sync != nil {
+		if err := e.sync.err(); err != nil {
 			return fmt.Errorf("embedded engine: %w", err)
 		}
 	}

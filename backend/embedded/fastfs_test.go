@@ -131,7 +131,7 @@ func TestSmallUpload(t *testing.T) {
 		t.Errorf("%d completed uploads still remembered", left)
 	}
 	if deferSyncs {
-		s := e.syncer()
+		s := e.sync
 		if s.synced.Load() < s.written.Load() {
 			t.Errorf("answered with writes not synced: %d written, %d synced", s.written.Load(), s.synced.Load())
 		}
@@ -236,7 +236,7 @@ func TestWalkSkipsEmptyRevisionLinks(t *testing.T) {
 		want(t, res, http.StatusCreated)
 		digests = append(digests, digest.FromString(m))
 	}
-	if deferSyncs && e.syncer().untracked.Load() != 0 {
+	if deferSyncs && e.sync.untracked.Load() != 0 {
 		t.Error("a manifest push's writes were not counted as its request's")
 	}
 	if err := os.Truncate(filepath.Join(dir, "storage", filepath.FromSlash(manifestLinkPath("team/walk", digests[1]))), 0); err != nil {
@@ -265,7 +265,7 @@ func TestSyncFailureRefusesWrites(t *testing.T) {
 	e, srv := testEngine(t, dir)
 	kept := push(t, srv.URL, "team/disk", []byte("kept"))
 	loc := startUpload(t, srv.URL, "team/disk")
-	s := e.syncer()
+	s := e.sync
 	s.syncfs = func(*os.File) error { return errors.New("EIO") }
 	d := digest.FromString("lost")
 	res := do(t, http.MethodPut, withDigest(loc, d), []byte("lost"))
@@ -351,7 +351,7 @@ func TestWaitsOnlyForItsWrites(t *testing.T) {
 	}
 	dir := t.TempDir()
 	e, srv := testEngine(t, dir)
-	s := e.syncer()
+	s := e.sync
 	var calls atomic.Int32
 	s.syncfs = func(f *os.File) error { calls.Add(1); return syncFS(f) }
 	other, _ := withWrites(context.Background())
