@@ -203,6 +203,14 @@ func (e *Engine) durable() error {
 	return nil
 }
 
+// SyncCovers reports whether the engine's sync before each write's answer
+// also makes durable what another program wrote to path before that write:
+// it syncs the whole filesystem its storage is on (Linux), and path is on
+// it too.
+func (e *Engine) SyncCovers(path string) bool {
+	return e.sync != nil && sameFilesystem(e.fsRoot, path)
+}
+
 // durableWriter holds a write request's answer until the storage is synced;
 // when the sync fails the answer becomes a 500 and the library's is dropped.
 type durableWriter struct {

@@ -17,3 +17,10 @@ func syncFS(f *os.File) error { return unix.Syncfs(int(f.Fd())) }
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// sameFilesystem reports whether paths a and b are on one filesystem, the
+// unit syncfs(2) writes back.
+func sameFilesystem(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev
+}

@@ -18,6 +18,9 @@ func (s *Store) MarkPending(ctx context.Context, repo string) (int64, error) {
 		}
 		return err
 	})
+	if err == nil && !s.skipMarkSync {
+		err = s.durable()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: mark %s pending: %w", repo, err)
 	}

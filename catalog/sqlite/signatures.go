@@ -71,6 +71,9 @@ func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 // SetSetting stores a setting.
 func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	_, err := s.write.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err == nil {
+		err = s.durable()
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: set setting %s: %w", key, err)
 	}

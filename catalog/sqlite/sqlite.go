@@ -38,6 +38,10 @@ type Store struct {
 	sampler *sqlquery.Sampler
 	// postings is the in-memory index, nil unless InMemoryIndex asked.
 	postings *postingsState
+	// wal makes commits durable where a lost one would lose what exists
+	// nowhere else; skipMarkSync: SkipMarkSync asked (see durable.go).
+	wal          *walSyncer
+	skipMarkSync bool
 	// trimLog: TrimChangeLog asked; stopTrim and trimDone end the trims.
 	trimLog  bool
 	stopTrim context.CancelFunc
@@ -89,7 +93,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{write: write, read: read}
+	s := &Store{write: write, read: read, wal: newWALSyncer(path)}
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	for _, o := range opts {
 		o(s)

@@ -44,6 +44,9 @@ func scanToken(row interface{ Scan(...any) error }) (catalog.Token, error) {
 func (s *Store) CreateToken(ctx context.Context, t catalog.Token) error {
 	_, err := s.write.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.User, t.Scopes, t.Hash, micros(t.CreatedAt), microsOrZero(t.ExpiresAt), microsOrZero(t.LastUsedAt), microsOrZero(t.RevokedAt))
+	if err == nil {
+		err = s.durable()
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create token: %w", err)
 	}
@@ -86,6 +89,9 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 	if err == nil {
 		err = affected(res)
 	}
+	if err == nil {
+		err = s.durable()
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
 	}
@@ -124,6 +130,9 @@ func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Dige
 ON CONFLICT (repository, digest) DO UPDATE SET visibility = excluded.visibility`, repo, string(dgst), string(vis))
 		return err
 	})
+	if err == nil {
+		err = s.durable()
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: set visibility of %s@%s: %w", repo, dgst, err)
 	}

@@ -34,7 +34,7 @@ catalog entries it lacks are removed. Safe to run while cairn serve runs.`,
 			return err
 		}
 		ctx := cmd.Context()
-		store, _, err := openStore(ctx, cfg.CatalogDSN(), false, false)
+		store, _, err := openStore(ctx, cfg.CatalogDSN(), false, false, false)
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
 		}

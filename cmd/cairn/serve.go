@@ -69,8 +69,9 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 
 // openStore opens the catalog store a DSN names. Serving, SQLite keeps
 // its in-memory index for the catalog API's queries when memoryIndex
-// asks, or else trims the change log nothing replays.
-func openStore(ctx context.Context, dsn string, serving, memoryIndex bool) (catalog.Store, string, error) {
+// asks, or else trims the change log nothing replays; skipMarkSync: see
+// sqlite.SkipMarkSync.
+func openStore(ctx context.Context, dsn string, serving, memoryIndex, skipMarkSync bool) (catalog.Store, string, error) {
 	if config.IsPostgres(dsn) {
 		st, err := postgres.Open(ctx, dsn)
 		return st, "postgres", err
@@ -82,6 +83,9 @@ func openStore(ctx context.Context, dsn string, serving, memoryIndex bool) (cata
 		opts = append(opts, sqlite.InMemoryIndex())
 	case serving:
 		opts = append(opts, sqlite.TrimChangeLog())
+	}
+	if skipMarkSync {
+		opts = append(opts, sqlite.SkipMarkSync())
 	}
 	st, err := sqlite.Open(ctx, path, opts...)
 	return st, "sqlite", err
@@ -104,6 +108,21 @@ func openEngine(ctx context.Context, log *zap.Logger, cfg config.Config) (backen
 	return embedded.New(ctx, log, embedded.Config{DataDir: cfg.DataDir, Storage: cfg.Storage})
 }
 
+// marksNeedNoSync reports whether an SQLite catalog's pending marks are
+// made durable, or made unnecessary, by the engine: upstream mode walks
+// the upstream at every start; the embedded engine syncs the filesystem
+// of its storage before answering, which covers the catalog file when it
+// is on that filesystem (the default: both in the data directory).
+func marksNeedNoSync(engine backend.Backend, dsn string) bool {
+	switch e := engine.(type) {
+	case *upstream.Registry:
+		return true
+	case *embedded.Engine:
+		return !config.IsPostgres(dsn) && e.SyncCovers(filepath.Dir(strings.TrimPrefix(dsn, "sqlite://")))
+	}
+	return false
+}
+
 func serve(ctx context.Context, cfg config.Config) error {
 	log, err := newLogger(cfg.Log)
 	if err != nil {
@@ -114,16 +133,16 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, storeKind, err := openStore(ctx, cfg.CatalogDSN(), true, cfg.CatalogMemoryIndex)
-	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
-	}
-	defer store.Close()
 	engine, err := openEngine(ctx, log, cfg)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
+	store, storeKind, err := openStore(ctx, cfg.CatalogDSN(), true, cfg.CatalogMemoryIndex, marksNeedNoSync(engine, cfg.CatalogDSN()))
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer store.Close()
 
 	trust, err := loadTrust(cfg.Trust)
 	if err != nil {

@@ -52,7 +52,7 @@ func openCatalog(cmd *cobra.Command, fv *flagValues) (catalog.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	store, _, err := openStore(cmd.Context(), cfg.CatalogDSN(), false, false)
+	store, _, err := openStore(cmd.Context(), cfg.CatalogDSN(), false, false, false)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+// The write connection commits with synchronous=NORMAL: a commit is in the
+// WAL file, not yet on the disk, so a power loss (not a crash: the
+// operating system keeps what a dead process wrote) can undo the last
+// commits. That is right for what the catalog can recompute from the
+// engine's storage (a manifest's index entry, signatures' state), and a
+// sync per commit would cost every push. It is wrong for what exists
+// nowhere else once answered: a token revoked or issued, a visibility set,
+// a setting (the trust policy signature records were checked against),
+// and the pending mark that tells the next start which repositories to
+// reindex. Those writes sync the WAL (walSyncer) before they return; a
+// pending mark skips it when the engine's own sync before its answer
+// covers the catalog's file, or when the server walks the engine at every
+// start (SkipMarkSync).
+
+// walSyncer makes what was committed to an SQLite database in WAL mode
+// durable: it syncs the WAL file, as synchronous=FULL would after each
+// commit. Callers that arrive while a sync runs share the next one.
+type walSyncer struct {
+	wal string // the database's WAL file
+
+	requested atomic.Uint64 // syncs asked for
+	mu        sync.Mutex    // held while a sync runs
+	covered   uint64        // requests the last finished sync covered
+	dirSynced bool          // the WAL's directory entry is durable
+	count     atomic.Uint64 // syncs run, for tests
+	// syncFiles syncs the WAL (and once its directory); tests replace it.
+	syncFiles func() error
+}
+
+func newWALSyncer(dbPath string) *walSyncer {
+	w := &walSyncer{wal: dbPath + "-wal"}
+	w.syncFiles = w.syncWAL
+	return w
+}
+
+// sync returns once every commit made before it was called is on the disk.
+func (w *walSyncer) sync() error {
+	seq := w.requested.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.covered >= seq {
+		return nil // a sync that started after our commit has finished
+	}
+	// Every request counted so far committed before it was counted.
+	target := w.requested.Load()
+	if err := w.syncFiles(); err != nil {
+		return fmt.Errorf("sqlite: sync %s: %w", w.wal, err)
+	}
+	w.covered = target
+	w.count.Add(1)
+	return nil
+}
+
+func (w *walSyncer) syncWAL() error {
+	f, err := os.Open(w.wal)
+	if err != nil {
+		return err
+	}
+	err = errors.Join(f.Sync(), f.Close())
+	if err != nil || w.dirSynced {
+		return err
+	}
+	// SQLite created the WAL when the store opened; its name must survive
+	// too.
+	d, err := os.Open(filepath.Dir(w.wal))
+	if err != nil {
+		return err
+	}
+	if err = errors.Join(d.Sync(), d.Close()); err == nil {
+		w.dirSynced = true
+	}
+	return err
+}
+
+// SkipMarkSync tells the store that its pending marks need no sync of
+// their own, because the server has another way to find what a lost mark
+// would have named: the engine syncs the whole filesystem this database is
+// on before it answers a write (the embedded engine on Linux, its storage
+// on the catalog's filesystem), and a mark is committed before the write
+// it announces; or the server walks all of the engine's content at every
+// start (upstream mode's reconcile).
+func SkipMarkSync() Option {
+	return func(s *Store) { s.skipMarkSync = true }
+}
+
+// durable makes the store's commits so far survive power loss.
+func (s *Store) durable() error { return s.wal.sync() }
