@@ -25,7 +25,9 @@ import (
 
 // walSyncer makes what was committed to an SQLite database in WAL mode
 // durable: it syncs the WAL file, as synchronous=FULL would after each
-// commit. Callers that arrive while a sync runs share the next one.
+// commit. Callers that arrive while a sync runs share the next one. A
+// failed sync is sticky, as the engine's is: the kernel may have dropped
+// what it could not write, and a later sync would report success for it.
 type walSyncer struct {
 	wal string // the database's WAL file
 
@@ -33,6 +35,7 @@ type walSyncer struct {
 	mu        sync.Mutex    // held while a sync runs
 	covered   uint64        // requests the last finished sync covered
 	dirSynced bool          // the WAL's directory entry is durable
+	failed    error         // the first failed sync's error
 	count     atomic.Uint64 // syncs run, for tests
 	// syncFiles syncs the WAL (and once its directory); tests replace it.
 	syncFiles func() error
@@ -49,13 +52,17 @@ func (w *walSyncer) sync() error {
 	seq := w.requested.Add(1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.failed != nil {
+		return w.failed
+	}
 	if w.covered >= seq {
 		return nil // a sync that started after our commit has finished
 	}
 	// Every request counted so far committed before it was counted.
 	target := w.requested.Load()
 	if err := w.syncFiles(); err != nil {
-		return fmt.Errorf("sqlite: sync %s: %w", w.wal, err)
+		w.failed = fmt.Errorf("sqlite: catalog failed to sync %s to disk (%w); writes that must survive a power cut are refused until cairn restarts: check the disk and its logs", w.wal, err)
+		return w.failed
 	}
 	w.covered = target
 	w.count.Add(1)
@@ -96,3 +103,10 @@ func SkipMarkSync() Option {
 
 // durable makes the store's commits so far survive power loss.
 func (s *Store) durable() error { return s.wal.sync() }
+
+// err reports a sticky sync failure.
+func (w *walSyncer) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -112,5 +113,32 @@ func TestWALSyncGroups(t *testing.T) {
 	wg.Wait()
 	if n := w.count.Load(); n != 2 {
 		t.Errorf("%d syncs for 6 callers, want 2", n)
+	}
+}
+
+// TestWALSyncFailureSticks checks that after a failed sync every later
+// durable write fails, without another sync that might report success for
+// what the kernel dropped, and that Ping reports it.
+func TestWALSyncFailureSticks(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	calls := 0
+	s.wal.syncFiles = func() error { calls++; return errors.New("EIO") }
+	if _, err := s.MarkPending(ctx, "data/set"); err == nil {
+		t.Fatal("a mark whose sync failed was reported durable")
+	}
+	s.wal.syncFiles = func() error { calls++; return nil }
+	if err := s.SetSetting(ctx, "trust", "x"); err == nil {
+		t.Error("a write after a failed sync was reported durable")
+	}
+	if calls != 1 {
+		t.Errorf("%d syncs run, want 1: none after the failure", calls)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping does not report the failed sync")
 	}
 }

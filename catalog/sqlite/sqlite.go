@@ -175,8 +175,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether the database can be reached.
+// Ping reports whether the database can be reached, and whether its WAL
+// still syncs.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.wal.err(); err != nil {
+		return err
+	}
 	if err := s.read.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
