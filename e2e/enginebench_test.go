@@ -40,17 +40,7 @@ func BenchmarkEngineVsZot(b *testing.B) {
 		b.Skip("SKIPPED: needs CAIRN_BIN, ZOT_BIN and oras on PATH")
 	}
 	work := b.TempDir()
-	// cairn with its embedded engine; zot as configured by default, which
-	// does not sync what it writes, and with storage.commit on, which
-	// syncs as cairn does (an answered push survives power loss); cairn in
-	// upstream mode in front of a default zot of its own (what the façade
-	// adds to zot).
-	targets := []struct{ name, addr string }{
-		{"cairn", benchServe(b, bin, filepath.Join(work, "cairn-data"))},
-		{"zot", benchZot(b, zot, filepath.Join(work, "zot"), false)},
-		{"zot-commit", benchZot(b, zot, filepath.Join(work, "zot-commit"), true)},
-		{"cairn-zot", benchServe(b, bin, filepath.Join(work, "front-data"), "--upstream", "http://"+benchZot(b, zot, filepath.Join(work, "zot-behind"), false))},
-	}
+	targets := benchTargets(b, bin, zot, work)
 	home := filepath.Join(work, "home")
 	mkdir(b, home)
 	env := append(os.Environ(), "HOME="+home)
@@ -190,6 +180,24 @@ func blobGets(b *testing.B, addr, repo, file string) time.Duration {
 		}
 	}
 	return best
+}
+
+// benchTarget is a server a side-by-side benchmark measures.
+type benchTarget struct{ name, addr string }
+
+// benchTargets starts the servers the side-by-side benchmarks compare, with
+// their data under work: cairn with its embedded engine; zot as configured
+// by default, which does not sync what it writes, and with storage.commit
+// on, which syncs as cairn does (an answered push survives power loss);
+// cairn in upstream mode in front of a default zot of its own (what the
+// façade adds to zot).
+func benchTargets(b *testing.B, bin, zot, work string) []benchTarget {
+	return []benchTarget{
+		{"cairn", benchServe(b, bin, filepath.Join(work, "cairn-data"))},
+		{"zot", benchZot(b, zot, filepath.Join(work, "zot"), false)},
+		{"zot-commit", benchZot(b, zot, filepath.Join(work, "zot-commit"), true)},
+		{"cairn-zot", benchServe(b, bin, filepath.Join(work, "front-data"), "--upstream", "http://"+benchZot(b, zot, filepath.Join(work, "zot-behind"), false))},
+	}
 }
 
 // benchZot starts zot for a benchmark.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,14 +29,7 @@ func BenchmarkManifestPushRate(b *testing.B) {
 	if bin == "" || zot == "" {
 		b.Skip("SKIPPED: needs CAIRN_BIN and ZOT_BIN")
 	}
-	work := b.TempDir()
-	targets := []struct{ name, addr string }{
-		{"cairn", benchServe(b, bin, filepath.Join(work, "cairn-data"))},
-		{"zot", benchZot(b, zot, filepath.Join(work, "zot"), false)},
-		{"zot-commit", benchZot(b, zot, filepath.Join(work, "zot-commit"), true)},
-		{"cairn-zot", benchServe(b, bin, filepath.Join(work, "front-data"), "--upstream", "http://"+benchZot(b, zot, filepath.Join(work, "zot-behind"), false))},
-	}
-	for _, tg := range targets {
+	for _, tg := range benchTargets(b, bin, zot, b.TempDir()) {
 		b.Run(tg.name, func(b *testing.B) {
 			b.ReportMetric(pushRate(b, "http://"+tg.addr, b.N), "pushes/s")
 		})
