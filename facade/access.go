@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/auth"
@@ -19,17 +17,15 @@ import (
 	"github.com/cairn-dev/cairn/errcode"
 )
 
-// Access is the access control of a server with --auth: who may do what,
-// checked on every /v2/ and catalog API request.
-type Access struct {
+// Authenticator reads who a request comes from when access control is
+// on: cairn API tokens (basic or bearer) and the bearer tokens of the
+// registry token flow, which it issues.
+type Authenticator struct {
 	// Issuer signs the bearer tokens of the token flow.
 	Issuer *auth.Issuer
 	// Realm is the token endpoint's URL, as configured (never built from
 	// a request), and Service the name tokens are issued for.
 	Realm, Service string
-	// Prefixes are the visibility rules of repositories by prefix; the
-	// longest that matches wins. Repositories no rule matches are private.
-	Prefixes []PrefixRule
 	// TokenTTL is how long an issued bearer token is good for.
 	TokenTTL time.Duration
 
@@ -44,7 +40,7 @@ type Access struct {
 const maxVerified = 10000
 
 // verify checks a bearer token, from the cache when it was checked before.
-func (a *Access) verify(tok string, now time.Time) (*auth.Claims, error) {
+func (a *Authenticator) verify(tok string, now time.Time) (*auth.Claims, error) {
 	a.mu.Lock()
 	c, ok := a.verified[tok]
 	a.mu.Unlock()
@@ -64,132 +60,6 @@ func (a *Access) verify(tok string, now time.Time) (*auth.Claims, error) {
 	return c, nil
 }
 
-// WithAccess turns access control on.
-func WithAccess(a *Access) Option { return func(s *Server) { s.access = a } }
-
-// principal is who a request comes from and what they hold.
-type principal struct {
-	user   string      // "" for anonymous
-	scopes auth.Scopes // of an API token
-	claims *auth.Claims
-}
-
-func (p principal) anonymous() bool { return p.user == "" && p.claims == nil }
-
-// unnamed reports whether p is nobody in particular: anonymous, or holding
-// the anonymous bearer token of the token flow.
-func (p principal) unnamed() bool { return p.user == "" }
-
-// may reports whether p may do action on repo: by their credentials, or
-// (to pull) because the repository is public.
-func (a *Access) may(p principal, repo string, action auth.Action) bool {
-	return (action == auth.Pull && a.public(repo)) || a.holds(p, repo, action)
-}
-
-// holds reports whether p's credentials grant action on repo, whatever
-// the repository's rule.
-func (a *Access) holds(p principal, repo string, action auth.Action) bool {
-	if p.claims != nil {
-		return p.claims.Allows(repo, action)
-	}
-	return p.scopes.Allows(repo, action)
-}
-
-// PrefixRule is the access policy of the repositories under a prefix.
-type PrefixRule struct {
-	Prefix string
-	// Public: anyone may pull what has no state of its own.
-	Public bool
-	// Staging: new pushes start staged.
-	Staging bool
-}
-
-// rule returns the rule of repo: the longest matching prefix's (the last
-// given among equals), or the private default.
-func (a *Access) rule(repo string) PrefixRule {
-	best, found := PrefixRule{}, false
-	for _, r := range a.Prefixes {
-		if strings.HasPrefix(repo, r.Prefix) && (!found || len(r.Prefix) >= len(best.Prefix)) {
-			best, found = r, true
-		}
-	}
-	return best
-}
-
-func (a *Access) public(repo string) bool { return a.rule(repo).Public }
-
-// publicSet is the repositories public by configuration, as a set the
-// catalog can query: public prefixes, except the longer private ones
-// under them.
-func (a *Access) publicSet() catalog.RepoSet {
-	var set catalog.RepoSet
-	for _, r := range a.Prefixes {
-		if r.Public {
-			set.Prefixes = append(set.Prefixes, r.Prefix)
-		} else {
-			set.Except = append(set.Except, r.Prefix)
-		}
-	}
-	return set
-}
-
-// effective is the visibility an artifact of repo in state vis has: its
-// own, or its repository's.
-func (a *Access) effective(repo string, vis catalog.Visibility) catalog.Visibility {
-	if vis != catalog.Inherit {
-		return vis
-	}
-	if a.public(repo) {
-		return catalog.Public
-	}
-	return catalog.Private
-}
-
-// unindexed is the visibility of content of repo the catalog does not
-// hold (not indexed yet, or named by a digest it is not keyed by), and
-// whether p may read it: the repository's rule, except that where pushes
-// start staged it is staged, for admins only (it might be anyone's
-// staged artifact).
-func (a *Access) unindexed(p principal, repo string) (catalog.Visibility, bool) {
-	if a.rule(repo).Staging {
-		return catalog.Staged, a.may(p, repo, auth.Admin)
-	}
-	return a.effective(repo, catalog.Inherit), a.may(p, repo, auth.Pull)
-}
-
-// viewer is what p sees, for the catalog's queries; nil for an admin of
-// every repository. byDigest: p names the artifact by its digest.
-func (a *Access) viewer(p principal, byDigest bool) *catalog.Viewer {
-	v := &catalog.Viewer{User: p.user, Public: a.publicSet(), ByDigest: byDigest}
-	if p.claims != nil {
-		for _, acc := range p.claims.Access {
-			if acc.Type != "repository" {
-				continue
-			}
-			if p.claims.Allows(acc.Name, auth.Admin) {
-				v.Admin.Names = append(v.Admin.Names, acc.Name)
-			}
-			if p.claims.Allows(acc.Name, auth.Pull) {
-				v.Read.Names = append(v.Read.Names, acc.Name)
-			}
-		}
-		return v
-	}
-	for _, sc := range p.scopes {
-		switch {
-		case slices.Contains(sc.Actions, auth.Admin):
-			if sc.Prefix == "" {
-				return nil
-			}
-			v.Admin.Prefixes = append(v.Admin.Prefixes, sc.Prefix)
-			v.Read.Prefixes = append(v.Read.Prefixes, sc.Prefix)
-		case slices.Contains(sc.Actions, auth.Pull):
-			v.Read.Prefixes = append(v.Read.Prefixes, sc.Prefix)
-		}
-	}
-	return v
-}
-
 // errBadCredentials is answered 401 with the reason.
 func badCredentials(reason string) error {
 	return errcode.New(errcode.Unauthorized, "%s; log in again with a valid cairn token (cairn token issue makes one)", reason)
@@ -199,10 +69,10 @@ func badCredentials(reason string) error {
 // cairn API token), a cairn API token as bearer, or a bearer token of the
 // token flow. A bearer that is neither (such as the "QQ==" content-id
 // tools send to public registries) is anonymous.
-func (s *Server) principalOf(r *http.Request) (principal, error) {
+func (s *Server) principalOf(r *http.Request) (auth.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return principal{}, nil
+		return auth.Principal{}, nil
 	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	cred = strings.TrimSpace(cred)
@@ -210,60 +80,60 @@ func (s *Server) principalOf(r *http.Request) (principal, error) {
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(cred)
 		if err != nil {
-			return principal{}, badCredentials("the basic credentials are not base64")
+			return auth.Principal{}, badCredentials("the basic credentials are not base64")
 		}
 		user, secret, ok := strings.Cut(string(raw), ":")
 		if !ok {
-			return principal{}, badCredentials("the basic credentials have no password")
+			return auth.Principal{}, badCredentials("the basic credentials have no password")
 		}
 		return s.apiToken(r, user, secret)
 	case "bearer":
 		if strings.HasPrefix(cred, auth.TokenPrefix) {
 			return s.apiToken(r, "", cred)
 		}
-		c, err := s.access.verify(cred, s.now())
+		c, err := s.authn.verify(cred, s.core.Now())
 		if err != nil {
 			if strings.Count(cred, ".") == 2 {
 				// Shaped like one of ours but not valid: say so, so the
 				// client fetches a new one.
-				return principal{}, badCredentials("the bearer token is not valid (expired, or not issued here)")
+				return auth.Principal{}, badCredentials("the bearer token is not valid (expired, or not issued here)")
 			}
-			return principal{}, nil
+			return auth.Principal{}, nil
 		}
-		return principal{user: c.Subject, claims: c}, nil
+		return auth.Principal{User: c.Subject, Claims: c}, nil
 	}
-	return principal{}, badCredentials(fmt.Sprintf("the %q authorization scheme is not supported (use basic or bearer)", scheme))
+	return auth.Principal{}, badCredentials(fmt.Sprintf("the %q authorization scheme is not supported (use basic or bearer)", scheme))
 }
 
 // apiToken checks a cairn API token (and the user it was issued to, when
 // given).
-func (s *Server) apiToken(r *http.Request, user, secret string) (principal, error) {
+func (s *Server) apiToken(r *http.Request, user, secret string) (auth.Principal, error) {
 	t, err := s.store.TokenByHash(r.Context(), auth.HashSecret(secret))
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
-		return principal{}, badCredentials("the token is not one this server issued")
+		return auth.Principal{}, badCredentials("the token is not one this server issued")
 	case err != nil:
-		return principal{}, errcode.Wrap(errcode.Unavailable, err, "credentials cannot be checked: the catalog is unavailable; try again")
+		return auth.Principal{}, errcode.Wrap(errcode.Unavailable, err, "credentials cannot be checked: the catalog is unavailable; try again")
 	}
 	// The hash lookup found it; compare anyway in constant time, and the
 	// user name too when one was given.
 	if !auth.SameHash(t.Hash, auth.HashSecret(secret)) || (user != "" && user != t.User) {
-		return principal{}, badCredentials("the token does not belong to user " + user)
+		return auth.Principal{}, badCredentials("the token does not belong to user " + user)
 	}
-	if err := (auth.Token{ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}).Usable(s.now()); err != nil {
-		return principal{}, badCredentials(err.Error())
+	if err := (auth.Token{ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt}).Usable(s.core.Now()); err != nil {
+		return auth.Principal{}, badCredentials(err.Error())
 	}
 	scopes, err := auth.ParseScopes(t.Scopes)
 	if err != nil {
-		return principal{}, errcode.Wrap(errcode.Unknown, err, "token %s has unreadable scopes", t.ID)
+		return auth.Principal{}, errcode.Wrap(errcode.Unknown, err, "token %s has unreadable scopes", t.ID)
 	}
 	s.touch(r, t.ID)
-	return principal{user: t.User, scopes: scopes}, nil
+	return auth.Principal{User: t.User, Scopes: scopes}, nil
 }
 
 // touch records a token's use, at most once a minute per token.
 func (s *Server) touch(r *http.Request, id string) {
-	a, now := s.access, s.now()
+	a, now := s.authn, s.core.Now()
 	a.mu.Lock()
 	if a.touched == nil {
 		a.touched = map[string]time.Time{}
@@ -282,7 +152,7 @@ func (s *Server) touch(r *http.Request, id string) {
 
 // challenge answers 401 with the token flow's WWW-Authenticate.
 func (s *Server) challenge(w http.ResponseWriter, scope, errCode, msg string) error {
-	v := fmt.Sprintf("Bearer realm=%q,service=%q", s.access.Realm, s.access.Service)
+	v := fmt.Sprintf("Bearer realm=%q,service=%q", s.authn.Realm, s.authn.Service)
 	if scope != "" {
 		v += fmt.Sprintf(",scope=%q", scope)
 	}
@@ -312,9 +182,9 @@ func v2Actions(r *http.Request, rt v2Route) []auth.Action {
 
 type principalKey struct{}
 
-// principalFrom returns the principal authorizeV2 let through.
-func principalFrom(r *http.Request) principal {
-	p, _ := r.Context().Value(principalKey{}).(principal)
+// principalFrom returns the principal authorizeV2 or viewing let through.
+func principalFrom(r *http.Request) auth.Principal {
+	p, _ := r.Context().Value(principalKey{}).(auth.Principal)
 	return p
 }
 
@@ -332,7 +202,7 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 	log := s.logger(r.Context())
 	switch rt.kind {
 	case routeBase:
-		if p.anonymous() {
+		if p.Anonymous() {
 			return r, s.challenge(w, "", "", "authentication required: log in (oras login, docker login, regctl registry login) with a cairn token")
 		}
 		return r, nil
@@ -347,18 +217,18 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		return r, nil
 	}
 	for _, act := range v2Actions(r, rt) {
-		if s.access.may(p, rt.name, act) {
+		if s.policy.May(p, rt.name, act) {
 			continue
 		}
 		scope := fmt.Sprintf("repository:%s:%s", rt.name, strings.Join(actionNames(v2Actions(r, rt)), ","))
-		log.Info("access denied", zap.String("user", p.user), zap.String("repo", rt.name), zap.String("action", string(act)))
+		log.Info("access denied", zap.String("user", p.User), zap.String("repo", rt.name), zap.String("action", string(act)))
 		switch {
-		case p.unnamed():
+		case p.Unnamed():
 			return r, s.challenge(w, scope, "", fmt.Sprintf("authentication required to %s %s: log in (oras login, docker login, regctl registry login) with a cairn token that may", act, rt.name))
-		case p.claims != nil:
-			return r, s.challenge(w, scope, "insufficient_scope", fmt.Sprintf("user %s may not %s %s (the token's scopes do not include it)", p.user, act, rt.name))
+		case p.Claims != nil:
+			return r, s.challenge(w, scope, "insufficient_scope", fmt.Sprintf("user %s may not %s %s (the token's scopes do not include it)", p.User, act, rt.name))
 		}
-		return r, errcode.New(errcode.Denied, "user %s may not %s %s (the token's scopes: %s)", p.user, act, rt.name, p.scopes)
+		return r, errcode.New(errcode.Denied, "user %s may not %s %s (the token's scopes: %s)", p.User, act, rt.name, p.Scopes)
 	}
 	if rt.kind == routeUploadStart && r.URL.Query().Get("from") != "" && !s.mayMount(r, r.URL.Query().Get("from"), r.URL.Query().Get("mount")) {
 		// A mount of a blob the caller cannot read would hand it out:
@@ -369,34 +239,6 @@ func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route)
 		r.URL.RawQuery = q.Encode()
 	}
 	return r, nil
-}
-
-// checkOwner refuses to delete repo@dgst unless the caller owns it or is
-// an admin of repo; an artifact they cannot see is not there. Content
-// pushed while access control was off has no owner: the delete scope
-// decides alone.
-func (s *Server) checkOwner(r *http.Request, repo string, dgst digest.Digest) error {
-	if s.access == nil {
-		return nil
-	}
-	p := principalFrom(r)
-	if s.access.may(p, repo, auth.Admin) {
-		return nil
-	}
-	owner, vis, err := s.store.Ownership(r.Context(), repo, dgst)
-	switch {
-	case errors.Is(err, catalog.ErrNotFound):
-		return nil // the engine answers for what the catalog does not hold
-	case err != nil:
-		return errcode.Wrap(errcode.Unavailable, err, "the owner of %s@%s cannot be checked: the catalog is unavailable; try again", repo, dgst)
-	case !s.access.viewer(p, true).Sees(repo, owner, vis):
-		s.logger(r.Context()).Info("access denied: not visible", zap.String("user", p.user), zap.String("repo", repo), zap.Stringer("digest", dgst), zap.String("action", "delete"))
-		return errManifestUnknown(repo, dgst.String())
-	case owner != "" && owner != p.user:
-		s.logger(r.Context()).Info("access denied: not the owner", zap.String("user", p.user), zap.String("repo", repo), zap.String("owner", owner), zap.String("action", "delete"))
-		return errcode.New(errcode.Denied, "%s@%s belongs to %s: only its owner or an admin of the repository may delete it", repo, dgst, owner)
-	}
-	return nil
 }
 
 func actionNames(as []auth.Action) []string {
@@ -414,14 +256,14 @@ func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action aut
 	if err != nil {
 		return err
 	}
-	if p.anonymous() {
+	if p.Anonymous() {
 		return s.challenge(w, "", "", "authentication required: send a cairn token (Authorization: Bearer cairn_…)")
 	}
-	if s.access.holds(p, "", action) {
+	if p.Holds("", action) {
 		return nil
 	}
-	s.logger(r.Context()).Info("access denied", zap.String("user", p.user), zap.String("path", r.URL.Path), zap.String("action", string(action)))
-	return errcode.New(errcode.Denied, "only tokens that may %s every repository (scope ':%s') may use %s; user %s's token may not", action, action, r.URL.Path, p.user)
+	s.logger(r.Context()).Info("access denied", zap.String("user", p.User), zap.String("path", r.URL.Path), zap.String("action", string(action)))
+	return errcode.New(errcode.Denied, "only tokens that may %s every repository (scope ':%s') may use %s; user %s's token may not", action, action, r.URL.Path, p.User)
 }
 
 // tokenJSON is the token endpoint's answer (the distribution token
@@ -437,20 +279,20 @@ type tokenJSON struct {
 // or none, exchanged for a bearer token holding the scopes asked for that
 // the caller holds.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
-	if s.access == nil {
+	if s.policy == nil {
 		return errcode.New(errcode.NotFound, "access control is off: no token is needed")
 	}
 	q := r.URL.Query()
-	if svc := q.Get("service"); svc != "" && svc != s.access.Service {
-		return invalidParam("service", "service %q is not this registry's (%q)", svc, s.access.Service)
+	if svc := q.Get("service"); svc != "" && svc != s.authn.Service {
+		return invalidParam("service", "service %q is not this registry's (%q)", svc, s.authn.Service)
 	}
-	var p principal
+	var p auth.Principal
 	if r.Header.Get("Authorization") != "" {
 		var err error
 		if p, err = s.principalOf(r); err != nil {
 			return err
 		}
-		if p.claims != nil {
+		if p.Claims != nil {
 			return errcode.New(errcode.Unauthorized, "exchange a cairn token (basic credentials), not a bearer token")
 		}
 	}
@@ -465,7 +307,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			var held []string
-			if s.access.may(p, a.Name, auth.Admin) {
+			if s.policy.May(p, a.Name, auth.Admin) {
 				// Admins may delete what others own: say so in the token.
 				held = append(held, string(auth.Admin))
 			}
@@ -475,7 +317,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 				}
 				// Only what the credentials hold: public pulls need no
 				// grant, and a grant would read as the caller's own.
-				if s.access.holds(p, a.Name, auth.Action(act)) {
+				if p.Holds(a.Name, auth.Action(act)) {
 					held = append(held, act)
 				}
 			}
@@ -484,11 +326,11 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	tok, exp, err := s.access.Issuer.Issue(p.user, grants)
+	tok, exp, err := s.authn.Issuer.Issue(p.User, grants)
 	if err != nil {
 		return errcode.Wrap(errcode.Unknown, err, "issuing a token failed")
 	}
-	now := s.now()
+	now := s.core.Now()
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, tokenJSON{Token: tok, AccessToken: tok, ExpiresIn: int(exp.Sub(now).Seconds()), IssuedAt: now.UTC()})
 }
@@ -497,7 +339,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 // is on.
 func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.access != nil {
+		if s.policy != nil {
 			if err := s.authorizeAPI(w, r, action); err != nil {
 				return err
 			}
@@ -511,7 +353,7 @@ func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
 // they may see (anonymous callers: what is public).
 func (s *Server) viewing(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.access != nil {
+		if s.policy != nil {
 			p, err := s.principalOf(r)
 			if err != nil {
 				return err

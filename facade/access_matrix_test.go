@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/registry"
 )
 
 // TestAccessMatrix asserts the answer of every route class to every kind
@@ -20,7 +22,7 @@ import (
 // a token scoped elsewhere, and bad credentials, over a public and a
 // private repository.
 func TestAccessMatrix(t *testing.T) {
-	s, st := newAccessServer(t, PrefixRule{Prefix: "public/", Public: true})
+	s, st := newAccessServer(t, registry.RepositoryRule{Prefix: "public/", Public: true})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 

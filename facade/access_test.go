@@ -15,11 +15,12 @@ import (
 	"github.com/cairn-dev/cairn/backend/embedded"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlite"
+	"github.com/cairn-dev/cairn/registry"
 )
 
 // newAccessServer is a façade with access control over a real engine and
 // SQLite catalog, with the visibility rules given.
-func newAccessServer(tb testing.TB, rules ...PrefixRule) (*Server, catalog.Store) {
+func newAccessServer(tb testing.TB, rules ...registry.RepositoryRule) (*Server, catalog.Store) {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -37,8 +38,12 @@ func newAccessServer(tb testing.TB, rules ...PrefixRule) (*Server, catalog.Store
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := New(zap.NewNop(), eng, st, WithAccess(&Access{
-		Issuer: auth.NewIssuer(key, "cairn", "cairn", 5*time.Minute), Realm: "http://cairn.test/auth/token", Service: "cairn", TokenTTL: 5 * time.Minute, Prefixes: rules,
+	core, err := registry.New(zap.NewNop(), eng, st, registry.WithPolicy(&registry.Policy{Rules: rules}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := New(zap.NewNop(), core, eng, st, WithAuthenticator(&Authenticator{
+		Issuer: auth.NewIssuer(key, "cairn", "cairn", 5*time.Minute), Realm: "http://cairn.test/auth/token", Service: "cairn", TokenTTL: 5 * time.Minute,
 	}))
 	if err != nil {
 		tb.Fatal(err)
@@ -75,7 +80,7 @@ func accessServer(tb testing.TB) (*Server, string) {
 // token flow, and a wrong token.
 func BenchmarkCredentialCheck(b *testing.B) {
 	s, secret := accessServer(b)
-	bearer, _, err := s.access.Issuer.Issue("ana", []auth.Access{{Type: "repository", Name: "models/a", Actions: []string{"pull"}}})
+	bearer, _, err := s.authn.Issuer.Issue("ana", []auth.Access{{Type: "repository", Name: "models/a", Actions: []string{"pull"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +102,7 @@ func BenchmarkCredentialCheck(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				p, err := s.principalOf(r)
-				if (err == nil) != (tc.name != "wrong-token") || (err == nil && p.user != "ana") {
+				if (err == nil) != (tc.name != "wrong-token") || (err == nil && p.User != "ana") {
 					b.Fatalf("%+v %v", p, err)
 				}
 			}

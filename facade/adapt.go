@@ -12,11 +12,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/cairn-dev/cairn/errcode"
+	"github.com/cairn-dev/cairn/registry"
 )
-
-type ctxKey int
-
-const logKey ctxKey = iota
 
 // requestIDRE bounds what an incoming X-Request-Id may be before it is
 // echoed and logged.
@@ -34,17 +31,12 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		log := s.log.With(zap.String("request_id", id))
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), logKey, log)))
+		next.ServeHTTP(w, r.WithContext(registry.WithLogger(r.Context(), log)))
 	})
 }
 
 // logger returns the request's logger.
-func (s *Server) logger(ctx context.Context) *zap.Logger {
-	if l, ok := ctx.Value(logKey).(*zap.Logger); ok {
-		return l
-	}
-	return s.log
-}
+func (s *Server) logger(ctx context.Context) *zap.Logger { return registry.LoggerFrom(ctx, s.log) }
 
 // handlerFunc is the shape of every façade handler: it writes a success
 // itself and returns an error for everything else.

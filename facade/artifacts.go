@@ -167,8 +167,8 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		return catalogUnavailable(err)
 	}
 	a := toArtifactJSON(m)
-	if s.access != nil {
-		a.Visibility = string(s.access.effective(repo, m.Visibility))
+	if s.policy != nil {
+		a.Visibility = string(s.policy.Effective(repo, m.Visibility))
 	}
 	// Referrers are found through their subject's digest, as on /v2/.
 	v := s.viewerOf(r, true)

@@ -24,12 +24,13 @@ import (
 	"github.com/cairn-dev/cairn/backend/embedded"
 	"github.com/cairn-dev/cairn/catalog/sqlite"
 	"github.com/cairn-dev/cairn/facade"
+	"github.com/cairn-dev/cairn/registry"
 	"github.com/cairn-dev/cairn/signing"
 )
 
 // benchServers starts the embedded engine alone and the façade in front of
 // another one, each over real HTTP on loopback with its own storage.
-func benchServers(b *testing.B, opts ...facade.Option) map[string]string {
+func benchServers(b *testing.B, opts ...registry.Option) map[string]string {
 	b.Helper()
 	ctx := context.Background()
 	log := zap.NewNop()
@@ -50,7 +51,11 @@ func benchServers(b *testing.B, opts ...facade.Option) map[string]string {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = st.Close() })
-			if h, err = facade.New(log, eng, st, opts...); err != nil {
+			core, err := registry.New(log, eng, st, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if h, err = facade.New(log, core, eng, st); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -162,10 +167,10 @@ func BenchmarkManifestPushWithTrust(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchManifestPush(b, "facade", facade.WithTrust(trust))
+	benchManifestPush(b, "facade", registry.WithTrust(trust))
 }
 
-func benchManifestPush(b *testing.B, target string, opts ...facade.Option) {
+func benchManifestPush(b *testing.B, target string, opts ...registry.Option) {
 	base := benchServers(b, opts...)[target]
 	const clients = 8
 	cfg := []byte("{}")
@@ -236,7 +241,7 @@ func BenchmarkSignaturePush(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	base := benchServers(b, facade.WithTrust(trust))["facade"]
+	base := benchServers(b, registry.WithTrust(trust))["facade"]
 	const repo = "bench/signed"
 	cfg := []byte("{}")
 	cfgDigest := digestOf(cfg)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/auth"
+	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/errcode"
 )
 
@@ -20,7 +21,7 @@ import (
 // sha512 blob under its sha256 name; the header it sets only when empty is
 // set here to the digest the client asked for.
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
-	if s.access != nil {
+	if s.policy != nil {
 		if err := s.admitRead(w, r, rt); err != nil {
 			return err
 		}
@@ -59,10 +60,10 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) err
 
 func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	res := s.forward(r)
-	if res.status == http.StatusAccepted {
+	if res.Status == http.StatusAccepted {
 		s.logger(r.Context()).Info("blob deleted", zap.String("repo", rt.name), zap.String("digest", rt.ref))
 	}
-	return res.copyTo(w)
+	return res.CopyTo(w)
 }
 
 // startUpload opens an upload session, or mounts a blob from another
@@ -105,14 +106,14 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, rt v2Route)
 	q.Set("mount", canonical.String())
 	req.URL.RawQuery = q.Encode()
 	res := s.forward(req)
-	if res.status == http.StatusCreated {
+	if res.Status == http.StatusCreated {
 		if err := aliaser.LinkBlobAlias(r.Context(), rt.name, alias, canonical); err != nil {
 			return errcode.Wrap(errcode.Unknown, err, "mounting the %s blob failed; upload it instead", alias.Algorithm())
 		}
-		res.header.Set("Docker-Content-Digest", alias.String())
-		res.header.Set("Location", "/v2/"+rt.name+"/blobs/"+alias.String())
+		res.Header().Set("Docker-Content-Digest", alias.String())
+		res.Header().Set("Location", "/v2/"+rt.name+"/blobs/"+alias.String())
 	}
-	return res.copyTo(w)
+	return res.CopyTo(w)
 }
 
 // monolithicUpload answers a POST that carries the whole blob (the spec's
@@ -124,10 +125,10 @@ func (s *Server) monolithicUpload(w http.ResponseWriter, r *http.Request, rt v2R
 	open.Body = http.NoBody
 	open.ContentLength = 0
 	opened := s.forward(open)
-	if opened.status != http.StatusAccepted {
-		return opened.copyTo(w)
+	if opened.Status != http.StatusAccepted {
+		return opened.CopyTo(w)
 	}
-	loc, err := url.Parse(opened.header.Get("Location"))
+	loc, err := url.Parse(opened.Header().Get("Location"))
 	if err != nil || loc.Path == "" {
 		return errcode.Wrap(errcode.Unknown, err, "the engine opened an upload session without a usable Location")
 	}
@@ -158,14 +159,14 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route
 	if unknownUpload(res) {
 		return errUnknownUpload(rt)
 	}
-	if res.status == http.StatusCreated && want.Algorithm() != digest.Canonical {
-		res.header.Set("Docker-Content-Digest", want.String())
-		res.header.Set("Location", "/v2/"+rt.name+"/blobs/"+want.String())
+	if res.Status == http.StatusCreated && want.Algorithm() != digest.Canonical {
+		res.Header().Set("Docker-Content-Digest", want.String())
+		res.Header().Set("Location", "/v2/"+rt.name+"/blobs/"+want.String())
 	}
-	if res.status == http.StatusCreated {
+	if res.Status == http.StatusCreated {
 		s.logger(r.Context()).Info("blob stored", zap.String("repo", rt.name), zap.Stringer("digest", want))
 	}
-	return res.copyTo(w)
+	return res.CopyTo(w)
 }
 
 // continueUpload passes a PATCH, status GET or cancel of an upload session
@@ -175,14 +176,14 @@ func (s *Server) continueUpload(w http.ResponseWriter, r *http.Request, rt v2Rou
 	if unknownUpload(res) {
 		return errUnknownUpload(rt)
 	}
-	return res.copyTo(w)
+	return res.CopyTo(w)
 }
 
 // unknownUpload reports whether the engine refused an upload session id it
 // did not issue for this repository (its answer is BLOB_UPLOAD_INVALID with a
 // 404; the spec's code for an unknown session is BLOB_UPLOAD_UNKNOWN).
-func unknownUpload(res *bufferedResponse) bool {
-	return res.status == http.StatusNotFound && bytes.Contains(res.body.Bytes(), []byte(`"BLOB_UPLOAD_INVALID"`))
+func unknownUpload(res *backend.Answer) bool {
+	return res.Status == http.StatusNotFound && bytes.Contains(res.Body.Bytes(), []byte(`"BLOB_UPLOAD_INVALID"`))
 }
 
 func errUnknownUpload(rt v2Route) error {
@@ -215,7 +216,7 @@ func (s *Server) dedupe(r *http.Request, o blobOpener, repo string, d digest.Dig
 	if !ok || d.Algorithm() != digest.SHA256 {
 		return nil, false
 	}
-	if s.access != nil && !s.access.may(principalFrom(r), repo, auth.Push) {
+	if s.policy != nil && !s.policy.May(principalFrom(r), repo, auth.Push) {
 		return nil, false
 	}
 	if !o.StoresBlob(r.Context(), d) {
@@ -248,4 +249,13 @@ func (s *Server) dedupe(r *http.Request, o blobOpener, repo string, d digest.Dig
 // repository offers.
 type blobLinker interface {
 	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
+}
+
+// digestAliaser is what an engine that stores content under sha256 only
+// offers, so that the façade can serve other digest algorithms over it.
+type digestAliaser interface {
+	// LinkBlobAlias makes alias name the blob stored as canonical in repo.
+	LinkBlobAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error
+	// BlobAlias returns the canonical digest alias names in repo.
+	BlobAlias(ctx context.Context, repo string, alias digest.Digest) (digest.Digest, error)
 }

@@ -77,8 +77,8 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 	if err := checkName(d.Name); err != nil {
 		return invalidParam("name", "event names no valid repository: %s", errcode.As(err).Message)
 	}
-	s.needsRepair(log, d.Name)
-	s.repairSoon()
+	s.core.NeedsRepair(r.Context(), d.Name)
+	s.core.RepairSoon()
 	log.Info("event: repository queued for reindex")
 	return writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued", "repository": d.Name})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlite"
 	"github.com/cairn-dev/cairn/catalog/storetest"
 	"github.com/cairn-dev/cairn/facade"
+	"github.com/cairn-dev/cairn/registry"
 )
 
 // BenchmarkLineageAPI measures GET /api/v1/lineage/{ref}?direction=down
@@ -33,7 +34,11 @@ func BenchmarkLineageAPI(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = st.Close() })
 	g := storetest.SeedLineage(b, st, 12000, storetest.BenchSeed)
-	h, err := facade.New(zap.NewNop(), eng, st)
+	core, err := registry.New(zap.NewNop(), eng, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := facade.New(zap.NewNop(), core, eng, st)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/registry"
 )
 
 // The tests below hold openapi.json to the router and the handlers: the
@@ -53,7 +54,11 @@ func isCatalogPath(p string) bool {
 // apiTestServer is a Server with just enough to route and run the catalog
 // API handlers over store.
 func apiTestServer(store catalog.Store) *Server {
-	return &Server{log: zap.NewNop(), metrics: newMetrics(store), store: store, now: time.Now}
+	core, err := registry.New(zap.NewNop(), nil, store)
+	if err != nil {
+		panic(err)
+	}
+	return &Server{log: zap.NewNop(), core: core, metrics: newMetrics(store), store: store}
 }
 
 // catalogRoute is one route of the catalog API as the router has it.

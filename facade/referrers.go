@@ -21,8 +21,8 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 	if s.engine.NativeReferrers() && v == nil {
 		res := s.forward(r)
 		// An upstream without the API (404 with no OCI body) falls back.
-		if res.status != http.StatusNotFound {
-			return res.copyTo(w)
+		if res.Status != http.StatusNotFound {
+			return res.CopyTo(w)
 		}
 	}
 	subject, err := parseDigest(rt.ref)
@@ -36,14 +36,14 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) e
 	}
 	var ms []catalog.Manifest
 	ok := true
-	if s.access != nil {
+	if s.policy != nil {
 		// The subject is named by digest, as a manifest read would name it.
-		if _, ok, err = s.manifestVisibility(r, v2Route{kind: routeManifest, name: rt.name, ref: subject.String()}); err != nil {
+		if _, ok, err = s.manifestVisibility(r, rt.name, subject.String()); err != nil {
 			return err
 		}
 	}
 	switch {
-	case !ok && !s.access.may(principalFrom(r), rt.name, auth.Pull):
+	case !ok && !s.policy.May(principalFrom(r), rt.name, auth.Pull):
 		return s.hidden(w, r, rt)
 	case ok:
 		// A subject the caller may not see has no referrers they may

@@ -109,7 +109,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if s.access != nil {
+		if s.policy != nil {
 			var err error
 			if r, err = s.authorizeV2(w, r, rt); err != nil {
 				return err

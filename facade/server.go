@@ -1,22 +1,22 @@
-// Package facade is cairn's HTTP front: it routes the OCI distribution API
-// to the engine, indexes every manifest the engine accepts, answers the
-// OCI 1.1 features the engine lacks (referrers, OCI-Subject, sha512 where
-// the embedded engine mishandles it), and serves the operational endpoints.
+// Package facade is cairn's HTTP front: it routes the OCI distribution API,
+// the catalog API and the operational endpoints, parses and checks what
+// requests name, authenticates and authorises callers, calls the
+// registry's operations (package registry) or the catalog's queries, and
+// renders the answers in the OCI or the catalog API's shape. Business
+// rules (what a push, delete or promotion does, who may see what, when a
+// signature counts) live in package registry, not here.
 package facade
 
 import (
 	"context"
-	// sha512 digests are accepted on every route; go-digest needs the hash
-	// linked in to call them available.
-	_ "crypto/sha512"
+	"errors"
 	"net/http"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
-	"github.com/cairn-dev/cairn/signing"
+	"github.com/cairn-dev/cairn/registry"
 )
 
 // maxManifestSize is the largest manifest accepted, as in the spec's
@@ -25,28 +25,18 @@ const maxManifestSize = 4 << 20
 
 // Server is the façade.
 type Server struct {
-	log         *zap.Logger
-	engine      backend.Backend
-	store       catalog.Store
+	log  *zap.Logger
+	core *registry.Registry
+	// engine answers the /v2/ requests the façade passes through.
+	engine backend.Backend
+	store  catalog.Store
+	// policy is the core's access policy, nil with access control off;
+	// authn reads callers' credentials when it is on.
+	policy      *registry.Policy
+	authn       *Authenticator
 	metrics     *metrics
 	versionInfo VersionInfo
-	now         func() time.Time
 	handler     http.Handler
-
-	// manifestLocks orders manifest writes per repository.
-	manifestLocks keyedMutex
-	repairs       *repairs
-	repairNow     chan struct{}
-	journal       string
-	reindex       func(ctx context.Context, repos []string) error
-	// allowDeleteWithDependents lets deletes leave artifacts that depend on
-	// the deleted one pointing at nothing.
-	allowDeleteWithDependents bool
-	// trust holds the keys signatures are verified with and where they
-	// are required; nil trusts no key.
-	trust *signing.Trust
-	// access is nil when access control is off.
-	access *Access
 }
 
 // VersionInfo is what /version answers.
@@ -63,25 +53,20 @@ type Option func(*Server)
 // WithVersion sets what /version reports.
 func WithVersion(v VersionInfo) Option { return func(s *Server) { s.versionInfo = v } }
 
-// WithClock sets the clock used for push times (tests).
-func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+// WithAuthenticator sets how callers prove who they are; required when the
+// core has an access policy.
+func WithAuthenticator(a *Authenticator) Option { return func(s *Server) { s.authn = a } }
 
-// WithRepair keeps the set of repositories whose catalog entries may be
-// behind the engine in a journal file, and names the function that
-// reindexes them (see RunRepairs).
-func WithRepair(journal string, reindex func(ctx context.Context, repos []string) error) Option {
-	return func(s *Server) { s.journal, s.reindex = journal, reindex }
-}
-
-// New returns a façade in front of engine, indexing into store.
-func New(log *zap.Logger, engine backend.Backend, store catalog.Store, opts ...Option) (*Server, error) {
-	s := &Server{log: log, engine: engine, store: store, now: time.Now, repairNow: make(chan struct{}, 1)}
+// New returns a façade over core, passing the requests it does not
+// answer itself to engine and reading the catalog's queries from store
+// (the core's engine and store).
+func New(log *zap.Logger, core *registry.Registry, engine backend.Backend, store catalog.Store, opts ...Option) (*Server, error) {
+	s := &Server{log: log, core: core, engine: engine, store: store, policy: core.Policy()}
 	for _, o := range opts {
 		o(s)
 	}
-	var err error
-	if s.repairs, err = loadRepairs(s.journal); err != nil {
-		return nil, err
+	if s.policy != nil && s.authn == nil {
+		return nil, errors.New("facade: access control is on but no authenticator was given")
 	}
 	s.versionInfo.Engine = engine.Name()
 	s.metrics = newMetrics(store)
@@ -93,9 +78,4 @@ func New(log *zap.Logger, engine backend.Backend, store catalog.Store, opts ...O
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Ready reports whether the engine and the catalog can be reached.
-func (s *Server) Ready(ctx context.Context) error {
-	if err := s.engine.Ready(ctx); err != nil {
-		return err
-	}
-	return s.store.Ping(ctx)
-}
+func (s *Server) Ready(ctx context.Context) error { return s.core.Ready(ctx) }

@@ -40,7 +40,7 @@ func toTokenInfo(t catalog.Token) tokenInfoJSON {
 // with access control off there are no tokens to manage over HTTP (an
 // open server would hand them to anyone).
 func (s *Server) adminOnly(w http.ResponseWriter, r *http.Request) error {
-	if s.access == nil {
+	if s.policy == nil {
 		return errcode.New(errcode.NotFound, "access control is off: tokens are managed with cairn token on the server's machine")
 	}
 	return s.authorizeAPI(w, r, auth.Admin)
@@ -92,7 +92,7 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return invalidParam("expires", "%v", err)
 	}
-	secret, tok, err := auth.NewToken(req.User, scopes, s.now(), ttl)
+	secret, tok, err := auth.NewToken(req.User, scopes, s.core.Now(), ttl)
 	if err != nil {
 		return invalidParam("user", "%v", err)
 	}
@@ -117,7 +117,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := strings.TrimPrefix(r.URL.Path, "/api/v1/tokens/")
-	err := s.store.RevokeToken(r.Context(), id, s.now())
+	err := s.store.RevokeToken(r.Context(), id, s.core.Now())
 	if errors.Is(err, catalog.ErrNotFound) {
 		return errcode.New(errcode.NotFound, "no token has id %q; GET /api/v1/tokens lists them", id)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/registry"
 )
 
 // visibilityFixture is a server where stage/ pushes start staged and
@@ -31,9 +32,9 @@ type visibilityFixture struct {
 
 func newVisibilityFixture(t *testing.T) *visibilityFixture {
 	s, st := newAccessServer(t,
-		PrefixRule{Prefix: "public/", Public: true},
-		PrefixRule{Prefix: "stage/", Staging: true},
-		PrefixRule{Prefix: "public/stage/", Public: true, Staging: true},
+		registry.RepositoryRule{Prefix: "public/", Public: true},
+		registry.RepositoryRule{Prefix: "stage/", Staging: true},
+		registry.RepositoryRule{Prefix: "public/stage/", Public: true, Staging: true},
 	)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/cairn-dev/cairn/backend"
-	"github.com/cairn-dev/cairn/catalog"
-	"github.com/cairn-dev/cairn/facade"
+	"github.com/cairn-dev/cairn/registry"
 )
 
 func newReindexCmd() *cobra.Command {
@@ -44,26 +41,22 @@ catalog entries it lacks are removed. Safe to run while cairn serve runs.`,
 			return err
 		}
 		defer engine.Close()
-		w, ok := engine.(backend.Walker)
-		if !ok {
-			return errors.New("this engine's content cannot be walked")
+		trust, err := loadTrust(cfg.Trust)
+		if err != nil {
+			return err
+		}
+		core, err := registry.New(log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)), engine, store, registry.WithTrust(trust))
+		if err != nil {
+			return err
 		}
 		start := time.Now()
-		res, err := catalog.Reindex(ctx, log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)), store, w, args)
+		res, err := core.Reindex(ctx, args)
 		if err != nil {
 			return err
 		}
 		cmd.Printf("reindexed %d repositories, %d manifests (%d skipped) in %s\n", res.Repositories, res.Manifests, res.Skipped, time.Since(start).Round(time.Millisecond))
 		// Signature records follow the manifests they verify.
-		trust, err := loadTrust(cfg.Trust)
-		if err != nil {
-			return err
-		}
-		srv, err := facade.New(log, engine, store, facade.WithTrust(trust))
-		if err != nil {
-			return err
-		}
-		return srv.SyncTrust(ctx, true)
+		return core.SyncTrust(ctx, true)
 	}
 	return cmd
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlite"
 	"github.com/cairn-dev/cairn/config"
 	"github.com/cairn-dev/cairn/facade"
+	"github.com/cairn-dev/cairn/registry"
 	"github.com/cairn-dev/cairn/signing"
 )
 
@@ -148,69 +149,64 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	coreOpts := []registry.Option{registry.WithTrust(trust), registry.WithDeleteProtection(!cfg.AllowDeleteWithDependents),
+		registry.WithRepairJournal(filepath.Join(cfg.DataDir, "catalog-repairs"))}
 	var opts []facade.Option
-	opts = append(opts, facade.WithTrust(trust))
 	if cfg.Auth.Enabled {
 		key, err := auth.LoadOrCreateKey(cfg.Auth.SigningKey)
 		if err != nil {
 			return err
 		}
-		var rules []facade.PrefixRule
+		var rules []registry.RepositoryRule
 		for _, p := range cfg.Auth.Public {
-			rules = append(rules, facade.PrefixRule{Prefix: p, Public: true})
+			rules = append(rules, registry.RepositoryRule{Prefix: p, Public: true})
 		}
 		for _, p := range cfg.Auth.Prefixes {
-			rules = append(rules, facade.PrefixRule{Prefix: p.Prefix, Public: p.Visibility == "public", Staging: p.Staging})
+			rules = append(rules, registry.RepositoryRule{Prefix: p.Prefix, Public: p.Visibility == "public", Staging: p.Staging})
 		}
-		opts = append(opts, facade.WithAccess(&facade.Access{
+		coreOpts = append(coreOpts, registry.WithPolicy(&registry.Policy{Rules: rules}))
+		opts = append(opts, facade.WithAuthenticator(&facade.Authenticator{
 			Issuer:   auth.NewIssuer(key, "cairn", cfg.Auth.Service, cfg.Auth.TokenTTL),
 			Realm:    cfg.Auth.Realm,
 			Service:  cfg.Auth.Service,
-			Prefixes: rules,
 			TokenTTL: cfg.Auth.TokenTTL,
 		}))
 		log.Info("access control on", zap.String("realm", cfg.Auth.Realm), zap.Strings("public", cfg.Auth.Public), zap.Any("prefixes", cfg.Auth.Prefixes))
 	}
 	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
-	journal := filepath.Join(cfg.DataDir, "catalog-repairs")
 	resyncSignatures := false
 	_, isUpstream := engine.(*upstream.Registry)
-	if w, ok := engine.(backend.Walker); ok {
-		if !isUpstream { // in upstream mode the reconcile walk below covers it
-			start := time.Now()
-			res, err := catalog.ReindexIfBehind(ctx, log, store, w)
-			if err != nil {
-				// Serving goes on: the engine has the bytes; reindex can run later.
-				log.Error("catalog repair at start failed; run cairn reindex", zap.Error(err))
-			} else if res.Repositories > 0 {
-				log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
-				resyncSignatures = true
-			}
+	if w, ok := engine.(backend.Walker); ok && !isUpstream { // in upstream mode the reconcile walk below covers it
+		start := time.Now()
+		res, err := catalog.ReindexIfBehind(ctx, log, store, w)
+		if err != nil {
+			// Serving goes on: the engine has the bytes; reindex can run later.
+			log.Error("catalog repair at start failed; run cairn reindex", zap.Error(err))
+		} else if res.Repositories > 0 {
+			log.Info("catalog repaired", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
+			resyncSignatures = true
 		}
-		opts = append(opts, facade.WithRepair(journal, func(ctx context.Context, repos []string) error {
-			_, err := catalog.Reindex(ctx, log, store, w, repos)
-			return err
-		}))
-	} else {
-		opts = append(opts, facade.WithRepair(journal, nil))
 	}
 
-	opts = append(opts, facade.WithDeleteProtection(!cfg.AllowDeleteWithDependents))
-	srv, err := facade.New(log, engine, store, opts...)
+	core, err := registry.New(log, engine, store, coreOpts...)
+	if err != nil {
+		return err
+	}
+	srv, err := facade.New(log, core, engine, store, opts...)
 	if err != nil {
 		return err
 	}
 	// Before serving: a key removed from the trust policy must stop
 	// counting before any require_signature check relies on it.
-	if err := srv.SyncTrust(ctx, resyncSignatures); err != nil {
+	if err := core.SyncTrust(ctx, resyncSignatures); err != nil {
 		log.Error("signature records not recomputed; they may reflect an earlier trust policy", zap.Error(err))
 	}
 	repairCtx, stopRepairs := context.WithCancel(ctx)
 	defer stopRepairs()
-	go srv.RunRepairs(repairCtx, cfg.RepairInterval)
+	go core.RunRepairs(repairCtx, cfg.RepairInterval)
 	if isUpstream {
 		// Pushes may reach the upstream without passing through cairn.
-		go reconcile(repairCtx, log, store, engine.(backend.Walker), cfg.ReconcileInterval, srv)
+		go reconcile(repairCtx, log, core, cfg.ReconcileInterval)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -257,10 +253,10 @@ func serve(ctx context.Context, cfg config.Config) error {
 
 // reconcile walks the upstream and makes the catalog match it, at start
 // and then every interval (never again when interval is 0).
-func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w backend.Walker, interval time.Duration, srv *facade.Server) {
+func reconcile(ctx context.Context, log *zap.Logger, core *registry.Registry, interval time.Duration) {
 	for {
 		start := time.Now()
-		res, err := catalog.Reindex(ctx, log, store, w, nil)
+		res, err := core.Reindex(ctx, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -269,7 +265,7 @@ func reconcile(ctx context.Context, log *zap.Logger, store catalog.Store, w back
 		} else {
 			log.Info("catalog reconciled with the upstream", zap.Int("repositories", res.Repositories), zap.Int("manifests", res.Manifests), zap.Duration("took", time.Since(start)))
 			// Signatures pushed straight to the upstream are verified here.
-			if err := srv.RefreshSignatures(ctx, ""); err != nil {
+			if err := core.RefreshSignatures(ctx, ""); err != nil {
 				log.Warn("signature records not recomputed after reconciling", zap.Error(err))
 			}
 		}

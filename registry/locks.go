@@ -1,10 +1,11 @@
-package facade
+package registry
 
 import "sync"
 
-// keyedMutex serialises work per key. Manifest writes of one repository
-// take it so that the engine and the catalog see racing pushes of a tag in
-// the same order. It orders writes within one cairn process only.
+// keyedMutex serialises work per key. Manifest writes of one repository,
+// its promotions and its repairs take it, so that the engine and the
+// catalog see them in the same order. It orders work within one cairn
+// process only.
 type keyedMutex struct {
 	mu sync.Mutex
 	m  map[string]*keyedEntry
