@@ -190,7 +190,7 @@ func principalFrom(r *http.Request) auth.Principal {
 
 // authorizeV2 lets a /v2/ request through, with its principal in the
 // returned request's context, or answers why not.
-func (s *Server) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route) (*http.Request, error) {
+func (s *registryAPI) authorizeV2(w http.ResponseWriter, r *http.Request, rt v2Route) (*http.Request, error) {
 	p, err := s.principalOf(r)
 	if err != nil {
 		if errcode.As(err).Code == errcode.Unauthorized {

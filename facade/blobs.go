@@ -20,7 +20,7 @@ import (
 // getBlob serves a blob from the engine. The embedded engine answers a
 // sha512 blob under its sha256 name; the header it sets only when empty is
 // set here to the digest the client asked for.
-func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	if s.policy != nil {
 		if err := s.admitRead(w, r, rt); err != nil {
 			return err
@@ -58,7 +58,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route) err
 	return s.passNamingUnknownRepos(w, r, rt)
 }
 
-func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) deleteBlob(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	res := s.forward(r)
 	if res.Status == http.StatusAccepted {
 		s.logger(r.Context()).Info("blob deleted", zap.String("repo", rt.name), zap.String("digest", rt.ref))
@@ -69,7 +69,7 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, rt v2Route) 
 // startUpload opens an upload session, or mounts a blob from another
 // repository. Mounts of non-sha256 blobs go through their sha256 name on
 // engines that store only that.
-func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) startUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	q := r.URL.Query()
 	if d := q.Get("digest"); d != "" {
 		if _, err := parseDigest(d); err != nil {
@@ -119,7 +119,7 @@ func (s *Server) startUpload(w http.ResponseWriter, r *http.Request, rt v2Route)
 // monolithicUpload answers a POST that carries the whole blob (the spec's
 // single-request upload), which the embedded engine does not take: it opens
 // a session and completes it with the body, streamed.
-func (s *Server) monolithicUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) monolithicUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	open := r.Clone(r.Context())
 	open.URL.RawQuery = ""
 	open.Body = http.NoBody
@@ -146,7 +146,7 @@ func (s *Server) monolithicUpload(w http.ResponseWriter, r *http.Request, rt v2R
 // finishUpload completes an upload session. The engine verifies a
 // non-sha256 digest but answers with the sha256 one; the answer is
 // corrected to the digest the client named.
-func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	d := r.URL.Query().Get("digest")
 	if d == "" {
 		return errcode.New(errcode.DigestInvalid, "completing an upload needs ?digest=<algorithm>:<hex> of the whole blob")
@@ -171,7 +171,7 @@ func (s *Server) finishUpload(w http.ResponseWriter, r *http.Request, rt v2Route
 
 // continueUpload passes a PATCH, status GET or cancel of an upload session
 // to the engine, streaming the request body.
-func (s *Server) continueUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) continueUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	res := s.forward(r)
 	if unknownUpload(res) {
 		return errUnknownUpload(rt)
@@ -211,7 +211,7 @@ type blobOpener interface {
 // bytes. Catalog-known blobs only (those some manifest uses); with access
 // control on, only for callers who may push to the repository and read the
 // other.
-func (s *Server) dedupe(r *http.Request, o blobOpener, repo string, d digest.Digest) (*os.File, bool) {
+func (s *registryAPI) dedupe(r *http.Request, o blobOpener, repo string, d digest.Digest) (*os.File, bool) {
 	l, ok := s.engine.(blobLinker)
 	if !ok || d.Algorithm() != digest.SHA256 {
 		return nil, false

@@ -14,7 +14,7 @@ import (
 )
 
 // putManifest answers a manifest PUT with the core's push.
-func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	body, err := readManifest(w, r)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt v2Route)
 
 // deleteManifest answers a manifest or tag DELETE with the core's delete;
 // ?cascade=true deletes what is attached to the manifest too.
-func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	d := registry.ManifestDelete{Repository: rt.name, By: principalFrom(r)}
 	var err error
 	if d.Digest, d.Tag, err = splitReference(rt.ref); err != nil {
@@ -62,7 +62,7 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt v2Rou
 // getManifest serves a manifest from the engine, holding back unsigned
 // ones where the trust policy requires signatures. HEAD stays open, so that
 // signers can resolve what they sign.
-func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) getManifest(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	if s.policy != nil {
 		if err := s.admitRead(w, r, rt); err != nil {
 			return err

@@ -17,7 +17,7 @@ type repositoryChecker interface {
 // passNamingUnknownRepos passes a read to the engine; when the engine
 // answers 404 for a repository storage has never held, the client gets the
 // spec's NAME_UNKNOWN instead. Other answers stream through untouched.
-func (s *Server) passNamingUnknownRepos(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) passNamingUnknownRepos(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	rc, ok := s.engine.(repositoryChecker)
 	if !ok {
 		return s.pass(w, r)

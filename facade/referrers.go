@@ -14,7 +14,7 @@ import (
 // referrers answers the OCI 1.1 referrers API. An engine with its own
 // answers; otherwise the catalog does: every manifest in the repository
 // whose subject is the digest, optionally of one artifactType.
-func (s *Server) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) referrers(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	// With access control on, the catalog answers: it knows who may see
 	// each referrer, the engine does not.
 	v := s.viewerOf(r, true)

@@ -10,7 +10,7 @@ import (
 
 // publicCatalog answers /v2/_catalog with access control on: the
 // repositories where the caller may see an artifact, or holds pull.
-func (s *Server) publicCatalog(w http.ResponseWriter, r *http.Request) error {
+func (s *registryAPI) publicCatalog(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.principalOf(r)
 	if err != nil {
 		return err

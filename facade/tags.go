@@ -14,7 +14,7 @@ import (
 
 // tagsList answers a tags list with access control on: the engine's
 // tags whose manifests the caller may see, paged here.
-func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) tagsList(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	p := principalFrom(r)
 	v := s.policy.Viewer(p, false)
 	q := r.URL.Query()

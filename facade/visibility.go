@@ -40,7 +40,7 @@ func (s *Server) viewerOf(r *http.Request, byDigest bool) *catalog.Viewer {
 // registry answers for what is not there. Callers with no name are asked
 // to log in first: clients send the credentials they hold only when
 // challenged, so a 404 would hide content from its own owner's pulls.
-func (s *Server) hidden(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) hidden(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	p := principalFrom(r)
 	s.logger(r.Context()).Info("access denied: not visible", zap.String("user", p.User), zap.String("repo", rt.name), zap.String("reference", rt.ref), zap.String("action", "pull"))
 	mayPull := s.policy.May(p, rt.name, auth.Pull)
@@ -59,7 +59,7 @@ func (s *Server) hidden(w http.ResponseWriter, r *http.Request, rt v2Route) erro
 
 // admitRead lets a read of a manifest or blob through, with its
 // visibility in VisibilityHeader, or answers as hidden() does.
-func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, rt v2Route) error {
+func (s *registryAPI) admitRead(w http.ResponseWriter, r *http.Request, rt v2Route) error {
 	var vis catalog.Visibility
 	var ok bool
 	var err error
@@ -79,7 +79,7 @@ func (s *Server) admitRead(w http.ResponseWriter, r *http.Request, rt v2Route) e
 }
 
 // manifestVisibility asks the core about the manifest repo/ref names.
-func (s *Server) manifestVisibility(r *http.Request, repo, ref string) (catalog.Visibility, bool, error) {
+func (s *registryAPI) manifestVisibility(r *http.Request, repo, ref string) (catalog.Visibility, bool, error) {
 	if isDigest(ref) {
 		return s.core.ManifestVisibility(r.Context(), principalFrom(r), repo, "", digest.Digest(ref))
 	}
@@ -88,7 +88,7 @@ func (s *Server) manifestVisibility(r *http.Request, repo, ref string) (catalog.
 
 // mayMount reports whether the caller may mount blob mount from repo
 // from: whether they could read it there.
-func (s *Server) mayMount(r *http.Request, from, mount string) bool {
+func (s *registryAPI) mayMount(r *http.Request, from, mount string) bool {
 	d, err := digest.Parse(mount)
 	if err != nil || checkName(from) != nil {
 		return false
