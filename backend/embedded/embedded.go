@@ -61,9 +61,15 @@ type Engine struct {
 	sync *syncer
 }
 
+// The abilities the engine declares (see package backend).
 var (
-	_ backend.Backend = (*Engine)(nil)
-	_ backend.Walker  = (*Engine)(nil)
+	_ backend.Backend           = (*Engine)(nil)
+	_ backend.Walker            = (*Engine)(nil)
+	_ backend.RepositoryChecker = (*Engine)(nil)
+	_ backend.BlobOpener        = (*Engine)(nil)
+	_ backend.BlobLinker        = (*Engine)(nil)
+	_ backend.DigestAliaser     = (*Engine)(nil)
+	_ backend.FilesystemSyncer  = (*Engine)(nil)
 )
 
 // New starts the engine. It creates the data directory and the upload
@@ -204,11 +210,11 @@ func (e *Engine) durable() error {
 }
 
 // SyncCovers reports whether the engine's sync before each write's answer
-// also makes durable what another program wrote to path before that write:
-// it syncs the whole filesystem its storage is on (Linux), and path is on
-// it too.
-func (e *Engine) SyncCovers(path string) bool {
-	return e.sync != nil && sameFilesystem(e.fsRoot, path)
+// also makes durable what another program wrote under dir before that
+// write: it syncs the whole filesystem its storage is on (Linux), and dir
+// is on it too.
+func (e *Engine) SyncCovers(dir string) bool {
+	return e.sync != nil && sameFilesystem(e.fsRoot, dir)
 }
 
 // durableWriter holds a write request's answer until the storage is synced;
@@ -257,6 +263,14 @@ func (e *Engine) Name() string { return "embedded" }
 
 // NativeReferrers is false: the library has no referrers API.
 func (e *Engine) NativeReferrers() bool { return false }
+
+// MonolithicUploads is false: the library opens a session for a POST and
+// ignores its body.
+func (e *Engine) MonolithicUploads() bool { return false }
+
+// Reconciled is false: only cairn writes to the engine's storage, and its
+// pending marks say what a crash may have left unindexed.
+func (e *Engine) Reconciled() bool { return false }
 
 // Ready checks that storage answers.
 func (e *Engine) Ready(ctx context.Context) error {
