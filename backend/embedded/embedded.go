@@ -360,8 +360,7 @@ func (e *Engine) Walk(ctx context.Context, repo string, fn func(backend.Manifest
 			Payload:    payload,
 			Tags:       tagsByDigest[dgst.String()],
 		}
-		link := fmt.Sprintf("/docker/registry/v2/repositories/%s/_manifests/revisions/%s/%s/link", repo, dgst.Algorithm(), dgst.Encoded())
-		if fi, err := e.driver.Stat(ctx, link); err == nil {
+		if fi, err := e.driver.Stat(ctx, manifestLinkPath(repo, dgst)); err == nil {
 			m.ModTime = fi.ModTime()
 		}
 		// A manifest pushed by another digest is reported by that one, as
