@@ -59,6 +59,8 @@ type Engine struct {
 	// sync makes the filesystem storage's deferred writes durable; nil
 	// where each write syncs itself (see fastDriver).
 	sync *syncer
+	// memory names the in-memory store, "" for other drivers.
+	memory string
 }
 
 // The abilities the engine declares (see package backend).
@@ -104,6 +106,13 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 		delete(st, "filesystem")
 		st[fastDriverName] = params
 	}
+	memory := ""
+	if st.Type() == "inmemory" {
+		// One store for the library and the engine (see memoryDriverName).
+		memory = rand.Text()
+		delete(st, "inmemory")
+		st[memoryDriverName] = configuration.Parameters{memoryInstance: memory}
+	}
 	st["delete"] = configuration.Parameters{"enabled": true}
 	// The façade serves bytes itself; redirects to a storage URL would hand
 	// clients a second host to reach.
@@ -138,7 +147,7 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine: registry: %w", err)
 	}
-	e = &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot}
+	e = &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot, memory: memory}
 	if fd, ok := driver.(*fastDriver); ok {
 		e.sync = fd.sync
 	}
@@ -181,12 +190,17 @@ func loadSecret(path string) (string, error) {
 	return s, f.Close()
 }
 
-// ServeHTTP answers a /v2/ request with the library's handlers. A request
-// that may write is answered only once what it wrote is durable (see
-// fastDriver): the answer waits at its first header. Its writes are told
-// apart from other requests' through its context, so that a request that
-// wrote nothing (an upload's start or chunk) does not wait for others'.
+// ServeHTTP answers a /v2/ request with the library's handlers, but for a
+// request on an upload session storage does not hold (see unknownUpload).
+// A request that may write is answered only once what it wrote is durable
+// (see fastDriver): the answer waits at its first header. Its writes are
+// told apart from other requests' through its context, so that a request
+// that wrote nothing (an upload's start or chunk) does not wait for
+// others'.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.unknownUpload(w, r) {
+		return
+	}
 	s := e.sync
 	if s == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		e.app.ServeHTTP(w, r)
@@ -288,7 +302,12 @@ func (e *Engine) Ready(ctx context.Context) error {
 }
 
 // Close stops the library's background work.
-func (e *Engine) Close() error { return e.app.Shutdown() }
+func (e *Engine) Close() error {
+	if e.memory != "" {
+		defer forgetMemory(e.memory)
+	}
+	return e.app.Shutdown()
+}
 
 // Repositories lists every repository in storage.
 func (e *Engine) Repositories(ctx context.Context) ([]string, error) {
