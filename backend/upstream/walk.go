@@ -56,9 +56,9 @@ func (u *Registry) walkClient() *regclient.RegClient {
 	return regclient.New(
 		regclient.WithConfigHost(*host),
 		regclient.WithUserAgent("cairn"),
-		regclient.WithRetryLimit(walkRetries),
-		regclient.WithRetryDelay(walkRetryDelay, walkRetryMax),
 		regclient.WithRegOpts(
+			reg.WithRetryLimit(walkRetries),
+			reg.WithDelay(walkRetryDelay, walkRetryMax),
 			reg.WithHTTPClient(u.client),
 			reg.WithManifestMax(maxWalkManifest, maxWalkManifest),
 		),
