@@ -1,8 +1,6 @@
 package facade
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,7 +24,7 @@ func (s *registryAPI) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route
 			return err
 		}
 	}
-	if o, ok := s.engine.(blobOpener); ok {
+	if o, ok := s.engine.(backend.BlobOpener); ok {
 		f, ok := o.OpenBlob(rt.name, digest.Digest(rt.ref))
 		if !ok && r.Method == http.MethodHead {
 			f, ok = s.dedupe(r, o, rt.name, digest.Digest(rt.ref))
@@ -34,8 +32,10 @@ func (s *registryAPI) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route
 		if !ok && r.Method == http.MethodHead && o.LacksBlob(rt.name, digest.Digest(rt.ref)) {
 			// The common answer while pushing (is this blob here yet?),
 			// given without the engine's handlers.
-			if exists, err := o.RepositoryExists(r.Context(), rt.name); err == nil && !exists {
-				return errNameUnknown(rt.name)
+			if rc, ok := s.engine.(backend.RepositoryChecker); ok {
+				if exists, err := rc.RepositoryExists(r.Context(), rt.name); err == nil && !exists {
+					return errNameUnknown(rt.name)
+				}
 			}
 			return errcode.New(errcode.BlobUnknown, "blob %s is not in %s", rt.ref, rt.name)
 		}
@@ -52,7 +52,8 @@ func (s *registryAPI) getBlob(w http.ResponseWriter, r *http.Request, rt v2Route
 			return nil
 		}
 	}
-	if _, ok := s.engine.(digestAliaser); ok {
+	if _, ok := s.engine.(backend.DigestAliaser); ok {
+		// Its own header would name the sha256 the content is stored under.
 		w.Header().Set("Docker-Content-Digest", rt.ref)
 	}
 	return s.passNamingUnknownRepos(w, r, rt)
@@ -75,7 +76,7 @@ func (s *registryAPI) startUpload(w http.ResponseWriter, r *http.Request, rt v2R
 		if _, err := parseDigest(d); err != nil {
 			return err
 		}
-		if _, embedded := s.engine.(digestAliaser); embedded && r.ContentLength != 0 {
+		if !s.engine.MonolithicUploads() && r.ContentLength != 0 {
 			return s.monolithicUpload(w, r, rt)
 		}
 	}
@@ -93,7 +94,7 @@ func (s *registryAPI) startUpload(w http.ResponseWriter, r *http.Request, rt v2R
 			return err
 		}
 	}
-	aliaser, ok := s.engine.(digestAliaser)
+	aliaser, ok := s.engine.(backend.DigestAliaser)
 	if !ok || alias.Algorithm() == digest.Canonical || from == "" {
 		return s.pass(w, r)
 	}
@@ -156,9 +157,6 @@ func (s *registryAPI) finishUpload(w http.ResponseWriter, r *http.Request, rt v2
 		return err
 	}
 	res := s.forward(r)
-	if unknownUpload(res) {
-		return errUnknownUpload(rt)
-	}
 	if res.Status == http.StatusCreated && want.Algorithm() != digest.Canonical {
 		res.Header().Set("Docker-Content-Digest", want.String())
 		res.Header().Set("Location", "/v2/"+rt.name+"/blobs/"+want.String())
@@ -172,37 +170,11 @@ func (s *registryAPI) finishUpload(w http.ResponseWriter, r *http.Request, rt v2
 // continueUpload passes a PATCH, status GET or cancel of an upload session
 // to the engine, streaming the request body.
 func (s *registryAPI) continueUpload(w http.ResponseWriter, r *http.Request, rt v2Route) error {
-	res := s.forward(r)
-	if unknownUpload(res) {
-		return errUnknownUpload(rt)
-	}
-	return res.CopyTo(w)
-}
-
-// unknownUpload reports whether the engine refused an upload session id it
-// did not issue for this repository (its answer is BLOB_UPLOAD_INVALID with a
-// 404; the spec's code for an unknown session is BLOB_UPLOAD_UNKNOWN).
-func unknownUpload(res *backend.Answer) bool {
-	return res.Status == http.StatusNotFound && bytes.Contains(res.Body.Bytes(), []byte(`"BLOB_UPLOAD_INVALID"`))
-}
-
-func errUnknownUpload(rt v2Route) error {
-	return errcode.New(errcode.BlobUploadUnknown, "upload session %q is unknown in %s (expired, finished, or issued for another repository); start a new upload with POST /v2/%s/blobs/uploads/", rt.ref, rt.name, rt.name)
+	return s.pass(w, r)
 }
 
 func errNameUnknown(repo string) error {
 	return errcode.New(errcode.NameUnknown, "repository %s is not known to this registry; check the name, or push to create it", repo).WithDetail(map[string]string{"name": repo})
-}
-
-// blobOpener is what an engine that can hand out a blob's file offers, so
-// that the façade serves it without the engine's per-request buffers.
-type blobOpener interface {
-	OpenBlob(repo string, d digest.Digest) (*os.File, bool)
-	// LacksBlob reports whether repo certainly does not hold d.
-	LacksBlob(repo string, d digest.Digest) bool
-	// StoresBlob reports whether any repository holds d's bytes.
-	StoresBlob(ctx context.Context, d digest.Digest) bool
-	repositoryChecker
 }
 
 // dedupe answers a HEAD for a blob the repository lacks but another one
@@ -211,8 +183,8 @@ type blobOpener interface {
 // bytes. Catalog-known blobs only (those some manifest uses); with access
 // control on, only for callers who may push to the repository and read the
 // other.
-func (s *registryAPI) dedupe(r *http.Request, o blobOpener, repo string, d digest.Digest) (*os.File, bool) {
-	l, ok := s.engine.(blobLinker)
+func (s *registryAPI) dedupe(r *http.Request, o backend.BlobOpener, repo string, d digest.Digest) (*os.File, bool) {
+	l, ok := s.engine.(backend.BlobLinker)
 	if !ok || d.Algorithm() != digest.SHA256 {
 		return nil, false
 	}
@@ -243,19 +215,4 @@ func (s *registryAPI) dedupe(r *http.Request, o blobOpener, repo string, d diges
 		return o.OpenBlob(repo, d)
 	}
 	return nil, false
-}
-
-// blobLinker is what an engine that can link a stored blob into another
-// repository offers.
-type blobLinker interface {
-	LinkBlob(ctx context.Context, repo string, d digest.Digest) error
-}
-
-// digestAliaser is what an engine that stores content under sha256 only
-// offers, so that the façade can serve other digest algorithms over it.
-type digestAliaser interface {
-	// LinkBlobAlias makes alias name the blob stored as canonical in repo.
-	LinkBlobAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error
-	// BlobAlias returns the canonical digest alias names in repo.
-	BlobAlias(ctx context.Context, repo string, alias digest.Digest) (digest.Digest, error)
 }

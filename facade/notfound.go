@@ -2,23 +2,17 @@ package facade
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
-)
 
-// repositoryChecker is offered by engines that can tell an unknown
-// repository from an unknown manifest or blob, which the embedded engine's
-// own 404s do not.
-type repositoryChecker interface {
-	RepositoryExists(ctx context.Context, repo string) (bool, error)
-}
+	"github.com/cairn-dev/cairn/backend"
+)
 
 // passNamingUnknownRepos passes a read to the engine; when the engine
 // answers 404 for a repository storage has never held, the client gets the
 // spec's NAME_UNKNOWN instead. Other answers stream through untouched.
 func (s *registryAPI) passNamingUnknownRepos(w http.ResponseWriter, r *http.Request, rt v2Route) error {
-	rc, ok := s.engine.(repositoryChecker)
+	rc, ok := s.engine.(backend.RepositoryChecker)
 	if !ok {
 		return s.pass(w, r)
 	}

@@ -60,7 +60,7 @@ func (r *Registry) PushManifest(ctx context.Context, p ManifestPush) (*backend.A
 
 	// The embedded engine stores manifests under sha256 only: push it so,
 	// then give it the client's digest as an alias.
-	aliaser, _ := r.engine.(digestAliaser)
+	aliaser, _ := r.engine.(backend.DigestAliaser)
 	engineRef := p.reference()
 	if p.Tag == "" && dgst.Algorithm() != digest.Canonical && aliaser != nil {
 		engineRef = digest.Canonical.FromBytes(p.Body).String()
@@ -137,10 +137,4 @@ func (r *Registry) checkManifest(ctx context.Context, p ManifestPush) (catalog.M
 		}
 	}
 	return entry, nil
-}
-
-// digestAliaser is what an engine that stores content under sha256 only
-// offers, so that other digest algorithms can be served over it.
-type digestAliaser interface {
-	LinkManifestAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error
 }

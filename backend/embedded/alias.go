@@ -19,21 +19,6 @@ import (
 // reads. cairn writes the ones the library does not (manifests pushed by a
 // sha512 digest, blobs mounted by one).
 
-const repositoriesRoot = "/docker/registry/v2/repositories"
-
-func manifestLinkPath(repo string, d digest.Digest) string {
-	return fmt.Sprintf("%s/%s/_manifests/revisions/%s/%s/link", repositoriesRoot, repo, d.Algorithm(), d.Encoded())
-}
-
-func blobLinkPath(repo string, d digest.Digest) string {
-	return fmt.Sprintf("%s/%s/_layers/%s/%s/link", repositoriesRoot, repo, d.Algorithm(), d.Encoded())
-}
-
-// blobDataPath is where the filesystem layout keeps a blob's bytes.
-func blobDataPath(d digest.Digest) string {
-	return fmt.Sprintf("/docker/registry/v2/blobs/%s/%s/%s/data", d.Algorithm(), d.Encoded()[:2], d.Encoded())
-}
-
 // LinkManifestAlias makes alias name the manifest stored as canonical.
 func (e *Engine) LinkManifestAlias(ctx context.Context, repo string, alias, canonical digest.Digest) error {
 	if err := e.driver.PutContent(ctx, manifestLinkPath(repo, alias), []byte(canonical.String())); err != nil {
@@ -65,7 +50,7 @@ func (e *Engine) BlobAlias(ctx context.Context, repo string, alias digest.Digest
 
 // RepositoryExists reports whether storage holds anything of repo.
 func (e *Engine) RepositoryExists(ctx context.Context, repo string) (bool, error) {
-	_, err := e.driver.Stat(ctx, repositoriesRoot+"/"+repo)
+	_, err := e.driver.Stat(ctx, repositoryPath(repo))
 	var notFound storagedriver.PathNotFoundError
 	if errors.As(err, &notFound) {
 		return false, nil
@@ -84,7 +69,7 @@ func (e *Engine) OpenBlob(repo string, d digest.Digest) (f *os.File, ok bool) {
 	if e.fsRoot == "" || d.Validate() != nil {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(e.fsRoot, filepath.FromSlash(blobLinkPath(repo, d))))
+	b, err := os.ReadFile(onDisk(e.fsRoot, blobLinkPath(repo, d)))
 	if err != nil {
 		return nil, false
 	}
@@ -92,7 +77,7 @@ func (e *Engine) OpenBlob(repo string, d digest.Digest) (f *os.File, ok bool) {
 	if err != nil || canonical.Algorithm() != digest.SHA256 {
 		return nil, false
 	}
-	f, err = os.Open(filepath.Join(e.fsRoot, filepath.FromSlash(blobDataPath(canonical))))
+	f, err = os.Open(onDisk(e.fsRoot, blobDataPath(canonical)))
 	if err != nil {
 		return nil, false
 	}
@@ -106,7 +91,7 @@ func (e *Engine) StoresBlob(ctx context.Context, d digest.Digest) bool {
 		return false
 	}
 	if e.fsRoot != "" {
-		_, err := os.Stat(filepath.Join(e.fsRoot, filepath.FromSlash(blobDataPath(d))))
+		_, err := os.Stat(onDisk(e.fsRoot, blobDataPath(d)))
 		return err == nil
 	}
 	_, err := e.driver.Stat(ctx, blobDataPath(d))
@@ -120,7 +105,7 @@ func (e *Engine) LacksBlob(repo string, d digest.Digest) bool {
 	if e.fsRoot == "" || d.Validate() != nil {
 		return false
 	}
-	_, err := os.Lstat(filepath.Join(e.fsRoot, filepath.FromSlash(blobLinkPath(repo, d))))
+	_, err := os.Lstat(onDisk(e.fsRoot, blobLinkPath(repo, d)))
 	return errors.Is(err, os.ErrNotExist)
 }
 
@@ -146,7 +131,7 @@ func (e *Engine) LinkBlob(ctx context.Context, repo string, d digest.Digest) err
 func (e *Engine) manifestAliases(ctx context.Context, repo string) (map[digest.Digest][]digest.Digest, error) {
 	out := map[digest.Digest][]digest.Digest{}
 	for _, alg := range []digest.Algorithm{digest.SHA384, digest.SHA512} {
-		dir := fmt.Sprintf("%s/%s/_manifests/revisions/%s", repositoriesRoot, repo, alg)
+		dir := manifestRevisionsPath(repo, alg)
 		entries, err := e.driver.List(ctx, dir)
 		var notFound storagedriver.PathNotFoundError
 		if errors.As(err, &notFound) {

@@ -59,11 +59,19 @@ type Engine struct {
 	// sync makes the filesystem storage's deferred writes durable; nil
 	// where each write syncs itself (see fastDriver).
 	sync *syncer
+	// memory names the in-memory store, "" for other drivers.
+	memory string
 }
 
+// The abilities the engine declares (see package backend).
 var (
-	_ backend.Backend = (*Engine)(nil)
-	_ backend.Walker  = (*Engine)(nil)
+	_ backend.Backend           = (*Engine)(nil)
+	_ backend.Walker            = (*Engine)(nil)
+	_ backend.RepositoryChecker = (*Engine)(nil)
+	_ backend.BlobOpener        = (*Engine)(nil)
+	_ backend.BlobLinker        = (*Engine)(nil)
+	_ backend.DigestAliaser     = (*Engine)(nil)
+	_ backend.FilesystemSyncer  = (*Engine)(nil)
 )
 
 // New starts the engine. It creates the data directory and the upload
@@ -97,6 +105,13 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 		// uploads' bookkeeping (see fastDriver).
 		delete(st, "filesystem")
 		st[fastDriverName] = params
+	}
+	memory := ""
+	if st.Type() == "inmemory" {
+		// One store for the library and the engine (see memoryDriverName).
+		memory = rand.Text()
+		delete(st, "inmemory")
+		st[memoryDriverName] = configuration.Parameters{memoryInstance: memory}
 	}
 	st["delete"] = configuration.Parameters{"enabled": true}
 	// The façade serves bytes itself; redirects to a storage URL would hand
@@ -132,7 +147,7 @@ func New(ctx context.Context, log *zap.Logger, cfg Config) (e *Engine, err error
 	if err != nil {
 		return nil, fmt.Errorf("embedded engine: registry: %w", err)
 	}
-	e = &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot}
+	e = &Engine{app: app, driver: driver, registry: reg, log: log, fsRoot: fsRoot, memory: memory}
 	if fd, ok := driver.(*fastDriver); ok {
 		e.sync = fd.sync
 	}
@@ -175,12 +190,17 @@ func loadSecret(path string) (string, error) {
 	return s, f.Close()
 }
 
-// ServeHTTP answers a /v2/ request with the library's handlers. A request
-// that may write is answered only once what it wrote is durable (see
-// fastDriver): the answer waits at its first header. Its writes are told
-// apart from other requests' through its context, so that a request that
-// wrote nothing (an upload's start or chunk) does not wait for others'.
+// ServeHTTP answers a /v2/ request with the library's handlers, but for a
+// request on an upload session storage does not hold (see unknownUpload).
+// A request that may write is answered only once what it wrote is durable
+// (see fastDriver): the answer waits at its first header. Its writes are
+// told apart from other requests' through its context, so that a request
+// that wrote nothing (an upload's start or chunk) does not wait for
+// others'.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.unknownUpload(w, r) {
+		return
+	}
 	s := e.sync
 	if s == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		e.app.ServeHTTP(w, r)
@@ -204,11 +224,11 @@ func (e *Engine) durable() error {
 }
 
 // SyncCovers reports whether the engine's sync before each write's answer
-// also makes durable what another program wrote to path before that write:
-// it syncs the whole filesystem its storage is on (Linux), and path is on
-// it too.
-func (e *Engine) SyncCovers(path string) bool {
-	return e.sync != nil && sameFilesystem(e.fsRoot, path)
+// also makes durable what another program wrote under dir before that
+// write: it syncs the whole filesystem its storage is on (Linux), and dir
+// is on it too.
+func (e *Engine) SyncCovers(dir string) bool {
+	return e.sync != nil && sameFilesystem(e.fsRoot, dir)
 }
 
 // durableWriter holds a write request's answer until the storage is synced;
@@ -258,6 +278,14 @@ func (e *Engine) Name() string { return "embedded" }
 // NativeReferrers is false: the library has no referrers API.
 func (e *Engine) NativeReferrers() bool { return false }
 
+// MonolithicUploads is false: the library opens a session for a POST and
+// ignores its body.
+func (e *Engine) MonolithicUploads() bool { return false }
+
+// Reconciled is false: only cairn writes to the engine's storage, and its
+// pending marks say what a crash may have left unindexed.
+func (e *Engine) Reconciled() bool { return false }
+
 // Ready checks that storage answers.
 func (e *Engine) Ready(ctx context.Context) error {
 	_, err := e.driver.List(ctx, "/")
@@ -274,7 +302,12 @@ func (e *Engine) Ready(ctx context.Context) error {
 }
 
 // Close stops the library's background work.
-func (e *Engine) Close() error { return e.app.Shutdown() }
+func (e *Engine) Close() error {
+	if e.memory != "" {
+		defer forgetMemory(e.memory)
+	}
+	return e.app.Shutdown()
+}
 
 // Repositories lists every repository in storage.
 func (e *Engine) Repositories(ctx context.Context) ([]string, error) {
@@ -346,8 +379,7 @@ func (e *Engine) Walk(ctx context.Context, repo string, fn func(backend.Manifest
 			Payload:    payload,
 			Tags:       tagsByDigest[dgst.String()],
 		}
-		link := fmt.Sprintf("/docker/registry/v2/repositories/%s/_manifests/revisions/%s/%s/link", repo, dgst.Algorithm(), dgst.Encoded())
-		if fi, err := e.driver.Stat(ctx, link); err == nil {
+		if fi, err := e.driver.Stat(ctx, manifestLinkPath(repo, dgst)); err == nil {
 			m.ModTime = fi.ModTime()
 		}
 		// A manifest pushed by another digest is reported by that one, as

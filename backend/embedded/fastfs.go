@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -175,7 +174,7 @@ func (d *fastDriver) Move(ctx context.Context, from, to string) error {
 // Delete removes a file or tree; durable at the end of the request (an
 // upload's leftovers need not be).
 func (d *fastDriver) Delete(ctx context.Context, p string) error {
-	upload := strings.Contains(p, "/_uploads/")
+	upload := isUpload(p)
 	if upload {
 		d.mu.Lock()
 		delete(d.completed, p)
@@ -190,11 +189,7 @@ func (d *fastDriver) Delete(ctx context.Context, p string) error {
 	return nil
 }
 
-func (d *fastDriver) full(p string) string { return filepath.Join(d.root, filepath.FromSlash(p)) }
-
-// isLink reports whether p is one of the layout's link files (content: one
-// digest).
-func isLink(p string) bool { return strings.HasSuffix(p, "/link") }
+func (d *fastDriver) full(p string) string { return onDisk(d.root, p) }
 
 // Writer opens a file for writing. An upload's data gets a writer whose
 // Close does not sync: Close ends a chunk (PATCH), progress a crash may lose
@@ -311,11 +306,11 @@ func (w *uploadWriter) Commit(context.Context) error {
 // removes right after. Not writing them spares the files and directories a
 // small upload would otherwise create and delete.
 func (d *fastDriver) uselessHashState(p string) bool {
-	dir, offset, ok := strings.Cut(p, "/hashstates/")
+	dir, offset, ok := hashState(p)
 	if !ok {
 		return false
 	}
-	if strings.HasSuffix(offset, "/0") {
+	if offset == "0" {
 		return true
 	}
 	d.mu.Lock()
@@ -329,17 +324,6 @@ func (d *fastDriver) uselessHashState(p string) bool {
 // upload's files are deleted.
 func (d *fastDriver) uploadCompleted(dataPath string) {
 	d.mu.Lock()
-	d.completed[strings.TrimSuffix(dataPath, "/data")] = struct{}{}
+	d.completed[uploadOfData(dataPath)] = struct{}{}
 	d.mu.Unlock()
-}
-
-// uploadData reports whether p is an upload's data file.
-func uploadData(p string) bool {
-	return strings.Contains(p, "/_uploads/") && strings.HasSuffix(p, "/data") && !strings.Contains(p, "..")
-}
-
-// uploadState reports whether p is an upload's bookkeeping file (under
-// _uploads/, not its data).
-func uploadState(p string) bool {
-	return strings.Contains(p, "/_uploads/") && !strings.HasSuffix(p, "/data") && !strings.Contains(p, "..")
 }

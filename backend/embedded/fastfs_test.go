@@ -97,7 +97,7 @@ func randomBytes(t *testing.T, n int) []byte {
 }
 
 func storageRoot(dataDir string) string {
-	return filepath.Join(dataDir, "storage", "docker", "registry", "v2")
+	return onDisk(filepath.Join(dataDir, "storage"), layoutRoot)
 }
 
 // A small upload (POST, then PUT with the body) writes none of the
@@ -199,7 +199,7 @@ func TestEmptyLinkReadsAsAbsent(t *testing.T) {
 	e, srv := testEngine(t, dir)
 	blob := randomBytes(t, 1000)
 	d := push(t, srv.URL, "team/crash", blob)
-	link := filepath.Join(dir, "storage", filepath.FromSlash(blobLinkPath("team/crash", d)))
+	link := onDisk(filepath.Join(dir, "storage"), blobLinkPath("team/crash", d))
 	if err := os.Truncate(link, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestWalkSkipsEmptyRevisionLinks(t *testing.T) {
 	if deferSyncs && e.sync.untracked.Load() != 0 {
 		t.Error("a manifest push's writes were not counted as its request's")
 	}
-	if err := os.Truncate(filepath.Join(dir, "storage", filepath.FromSlash(manifestLinkPath("team/walk", digests[1]))), 0); err != nil {
+	if err := os.Truncate(onDisk(filepath.Join(dir, "storage"), manifestLinkPath("team/walk", digests[1])), 0); err != nil {
 		t.Fatal(err)
 	}
 	var seen []string
@@ -369,7 +369,7 @@ func TestWaitsOnlyForItsWrites(t *testing.T) {
 }
 
 func TestSyncBeforeRename(t *testing.T) {
-	const repo = "/docker/registry/v2/repositories/team/r"
+	repo := repositoryPath("team/r")
 	d := digest.FromString("x")
 	for _, c := range []struct {
 		name   string

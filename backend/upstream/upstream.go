@@ -45,6 +45,8 @@ type Registry struct {
 	log    *zap.Logger
 }
 
+// The abilities the upstream declares (see package backend); Walker in
+// walk.go.
 var _ backend.Backend = (*Registry)(nil)
 
 // New returns a pass-through to the registry at cfg.URL. It does not
@@ -170,6 +172,15 @@ func (u *Registry) Name() string { return "upstream" }
 // NativeReferrers is true: cairn asks the upstream first and answers from
 // its catalog only when the upstream has no referrers API.
 func (u *Registry) NativeReferrers() bool { return true }
+
+// MonolithicUploads is true: a single-request upload is passed through as
+// it came, and the upstream answers it as the spec lets it (storing the
+// blob, or opening a session the client goes on with).
+func (u *Registry) MonolithicUploads() bool { return true }
+
+// Reconciled is true: pushes may reach the upstream without passing
+// through cairn (directly, or by the upstream's own sync).
+func (u *Registry) Reconciled() bool { return true }
 
 // Ready checks that the upstream answers /v2/ with cairn's credentials.
 func (u *Registry) Ready(ctx context.Context) error {

@@ -2,163 +2,170 @@ package upstream
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strings"
+	"time"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/regclient/regclient"
+	"github.com/regclient/regclient/config"
+	"github.com/regclient/regclient/scheme"
+	"github.com/regclient/regclient/scheme/reg"
+	"github.com/regclient/regclient/types/errs"
+	"github.com/regclient/regclient/types/manifest"
+	"github.com/regclient/regclient/types/ref"
 
 	"github.com/cairn-dev/cairn/backend"
 )
 
 var _ backend.Walker = (*Registry)(nil)
 
-// manifestAccept lists every manifest type a walk asks the upstream for.
-const manifestAccept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " +
-	"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
-
 // maxWalkManifest bounds one manifest read by a walk.
 const maxWalkManifest = 4 << 20
 
-// get fetches a path of the upstream's API with cairn's credentials.
-func (u *Registry) get(ctx context.Context, rawURL, accept string) (*http.Response, error) {
-	target, err := u.base.Parse(rawURL)
-	if err != nil {
-		return nil, err
+// catalogPage is how many repositories a walk asks for at once; registries
+// may answer fewer.
+const catalogPage = 100
+
+// Retries of one walk request: a few quick ones for a blip; an upstream
+// that is down fails the walk within seconds, and the next reconcile
+// tries again.
+const (
+	walkRetries    = 2
+	walkRetryDelay = 200 * time.Millisecond
+	walkRetryMax   = 2 * time.Second
+)
+
+// walkClient returns a registry client for one walk over the upstream,
+// with cairn's credentials and the pass-through's connections and TLS
+// settings. regclient does the paging, the Accept lists, digest checks and
+// the token exchange of upstreams that answer with a Bearer challenge. A
+// new client per walk: regclient remembers per repository whether the
+// referrers API answered, and one failure must not outlive the walk.
+func (u *Registry) walkClient() *regclient.RegClient {
+	host := config.HostNewName(u.base.Host)
+	host.Hostname = u.base.Host
+	host.User, host.Pass = u.cfg.Username, u.cfg.Password
+	// The pass-through's transport already holds the CA file, the client
+	// certificate and the verification setting (see tlsConfig); regclient
+	// is told only whether to speak TLS.
+	host.TLS = config.TLSEnabled
+	if u.base.Scheme == "http" {
+		host.TLS = config.TLSDisabled
 	}
-	if target.Host != u.base.Host {
-		return nil, fmt.Errorf("upstream %s pointed to another host (%s); not followed", u.base.Host, target.Host)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	if u.cfg.Username != "" || u.cfg.Password != "" {
-		req.SetBasicAuth(u.cfg.Username, u.cfg.Password)
-	}
-	res, err := u.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("upstream %s: %w", u.base.Host, err)
-	}
-	return res, nil
+	return regclient.New(
+		regclient.WithConfigHost(*host),
+		regclient.WithUserAgent("cairn"),
+		regclient.WithRegOpts(
+			reg.WithRetryLimit(walkRetries),
+			reg.WithDelay(walkRetryDelay, walkRetryMax),
+			reg.WithHTTPClient(u.client),
+			reg.WithManifestMax(maxWalkManifest, maxWalkManifest),
+		),
+	)
 }
 
-// getJSON fetches a listing and decodes it; it returns the next page's URL
-// from a Link header, if any.
-func (u *Registry) getJSON(ctx context.Context, rawURL string, v any) (next string, status int, err error) {
-	res, err := u.get(ctx, rawURL, "application/json")
+// repoRef is repo on the upstream.
+func (u *Registry) repoRef(repo string) (ref.Ref, error) {
+	r, err := ref.New(u.base.Host + "/" + repo)
 	if err != nil {
-		return "", 0, err
+		return ref.Ref{}, fmt.Errorf("upstream %s: repository %q: %w", u.base.Host, repo, err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return "", res.StatusCode, fmt.Errorf("upstream %s answered %s for %s", u.base.Host, res.Status, rawURL)
-	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<20)).Decode(v); err != nil {
-		return "", res.StatusCode, fmt.Errorf("upstream %s: %s: %w", u.base.Host, rawURL, err)
-	}
-	return nextLink(res.Header.Get("Link")), res.StatusCode, nil
+	return r, nil
 }
 
-// nextLink reads `<url>; rel="next"` from a Link header.
-func nextLink(h string) string {
-	for _, part := range strings.Split(h, ",") {
-		if strings.Contains(part, `rel="next"`) {
-			if i, j := strings.IndexByte(part, '<'), strings.IndexByte(part, '>'); i >= 0 && j > i {
-				return part[i+1 : j]
+// Repositories lists the upstream's repositories (its /v2/_catalog), page
+// by page with the spec's last parameter.
+func (u *Registry) Repositories(ctx context.Context) ([]string, error) {
+	rc := u.walkClient()
+	var repos []string
+	last := ""
+	for {
+		page, err := rc.RepoList(ctx, u.base.Host, scheme.WithRepoLimit(catalogPage), scheme.WithRepoLast(last))
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: list repositories: %w", u.base.Host, err)
+		}
+		names := page.Repositories
+		// A page that does not move past last ends the listing, also
+		// from a registry that ignores last.
+		if len(names) == 0 || names[len(names)-1] <= last {
+			return repos, nil
+		}
+		for _, name := range names {
+			if name > last {
+				repos = append(repos, name)
 			}
 		}
+		last = names[len(names)-1]
 	}
-	return ""
-}
-
-// Repositories lists the upstream's repositories (its /v2/_catalog).
-func (u *Registry) Repositories(ctx context.Context) ([]string, error) {
-	var repos []string
-	next := "/v2/_catalog?n=100" // registries cap the page size; Link headers page on
-	for next != "" {
-		var page struct {
-			Repositories []string `json:"repositories"`
-		}
-		var err error
-		if next, _, err = u.getJSON(ctx, next, &page); err != nil {
-			return nil, err
-		}
-		repos = append(repos, page.Repositories...)
-	}
-	return repos, nil
 }
 
 // Walk calls fn for every manifest of repo that the upstream's API can
 // reach: the tagged ones, the children of indexes, and the referrers of
 // each of them, recursively. A manifest that is neither tagged nor referred
-// to cannot be found over the API and is not visited.
+// to cannot be found over the API and is not visited. ModTime stays zero:
+// the API does not say when a manifest was pushed.
 func (u *Registry) Walk(ctx context.Context, repo string, fn func(backend.Manifest) error) error {
-	tags := map[string][]string{} // digest → tags
-	var queue []string            // references to fetch: tags first, then digests
-	next := "/v2/" + repo + "/tags/list?n=100"
-	for next != "" {
-		var page struct {
-			Tags []string `json:"tags"`
-		}
-		var status int
-		var err error
-		next, status, err = u.getJSON(ctx, next, &page)
-		if status == http.StatusNotFound {
-			return nil // the repository is gone
-		}
-		if err != nil {
-			return err
-		}
-		queue = append(queue, page.Tags...)
+	r, err := u.repoRef(repo)
+	if err != nil {
+		return err
 	}
+	rc := u.walkClient()
+	tl, err := rc.TagList(ctx, r)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil // the repository is gone
+	}
+	if err != nil {
+		return fmt.Errorf("upstream %s: tags of %s: %w", u.base.Host, repo, err)
+	}
+	queue := append([]string(nil), tl.Tags...) // references to fetch: tags first, then digests
+	tags := map[string][]string{}              // digest → tags
 	seen := map[string]bool{}
 	var found []backend.Manifest
 	for len(queue) > 0 {
-		ref := queue[0]
+		next := queue[0]
 		queue = queue[1:]
-		m, err := u.fetchManifest(ctx, repo, ref)
-		if err != nil {
-			return err
+		target := r.SetTag(next)
+		isDigest := isDigestRef(next)
+		if isDigest {
+			target = r.SetDigest(next)
 		}
-		if m == nil {
+		m, err := rc.ManifestGet(ctx, target)
+		if errors.Is(err, errs.ErrNotFound) {
 			continue // deleted while walking
 		}
-		if !strings.Contains(ref, ":") {
-			tags[m.Digest] = append(tags[m.Digest], ref)
+		if err != nil {
+			return fmt.Errorf("upstream %s: manifest %s of %s: %w", u.base.Host, next, repo, err)
 		}
-		if seen[m.Digest] {
+		payload, err := m.RawBody()
+		if err != nil {
+			return fmt.Errorf("upstream %s: manifest %s of %s: %w", u.base.Host, next, repo, err)
+		}
+		desc := m.GetDescriptor()
+		d := desc.Digest.String()
+		if !isDigest {
+			tags[d] = append(tags[d], next)
+		}
+		if seen[d] {
 			continue
 		}
-		seen[m.Digest] = true
-		found = append(found, *m)
-		var body struct {
-			Manifests []struct {
-				Digest string `json:"digest"`
-			} `json:"manifests"`
-		}
-		_ = json.Unmarshal(m.Payload, &body)
-		for _, child := range body.Manifests {
-			queue = append(queue, child.Digest)
-		}
-		var refs struct {
-			Manifests []struct {
-				Digest string `json:"digest"`
-			} `json:"manifests"`
-		}
-		if _, status, err := u.getJSON(ctx, "/v2/"+repo+"/referrers/"+m.Digest, &refs); err == nil {
-			for _, r := range refs.Manifests {
-				queue = append(queue, r.Digest)
+		seen[d] = true
+		found = append(found, backend.Manifest{Repository: repo, Digest: d, MediaType: desc.MediaType, Payload: payload})
+		if idx, ok := m.(manifest.Indexer); ok {
+			children, err := idx.GetManifestList()
+			if err != nil {
+				return fmt.Errorf("upstream %s: index %s of %s: %w", u.base.Host, d, repo, err)
 			}
-		} else if status != http.StatusNotFound {
-			return err
+			for _, child := range children {
+				queue = append(queue, child.Digest.String())
+			}
+		}
+		rl, err := rc.ReferrerList(ctx, r.SetDigest(d))
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return fmt.Errorf("upstream %s: referrers of %s in %s: %w", u.base.Host, d, repo, err)
+		}
+		for _, referrer := range rl.Descriptors {
+			queue = append(queue, referrer.Digest.String())
 		}
 	}
 	for _, m := range found {
@@ -170,44 +177,6 @@ func (u *Registry) Walk(ctx context.Context, repo string, fn func(backend.Manife
 	return nil
 }
 
-// fetchManifest reads one manifest; nil when the upstream has it no more.
-func (u *Registry) fetchManifest(ctx context.Context, repo, ref string) (*backend.Manifest, error) {
-	res, err := u.get(ctx, "/v2/"+repo+"/manifests/"+url.PathEscape(ref), manifestAccept)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusNotFound {
-		return nil, nil
-	}
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("upstream %s answered %s for manifest %s of %s", u.base.Host, res.Status, ref, repo)
-	}
-	payload, err := io.ReadAll(io.LimitReader(res.Body, maxWalkManifest+1))
-	if err != nil {
-		return nil, fmt.Errorf("upstream %s: manifest %s of %s: %w", u.base.Host, ref, repo, err)
-	}
-	if len(payload) > maxWalkManifest {
-		return nil, fmt.Errorf("upstream %s: manifest %s of %s is over %d bytes", u.base.Host, ref, repo, maxWalkManifest)
-	}
-	// The digest is the one asked for, or the one the upstream names, or
-	// (lacking both) the sha256 of the bytes.
-	d := ref
-	if !strings.Contains(d, ":") {
-		d = res.Header.Get("Docker-Content-Digest")
-	}
-	parsed, err := digest.Parse(d)
-	if err != nil {
-		sum := sha256.Sum256(payload)
-		parsed = digest.NewDigestFromBytes(digest.SHA256, sum[:])
-	}
-	if parsed.Algorithm().Available() && parsed.Algorithm().FromBytes(payload) != parsed {
-		return nil, fmt.Errorf("upstream %s served manifest %s of %s with bytes whose digest differs", u.base.Host, ref, repo)
-	}
-	d = parsed.String()
-	mt := res.Header.Get("Content-Type")
-	if i := strings.IndexByte(mt, ';'); i >= 0 {
-		mt = strings.TrimSpace(mt[:i])
-	}
-	return &backend.Manifest{Repository: repo, Digest: d, MediaType: mt, Payload: payload}, nil
-}
+// isDigestRef reports whether a reference the walk queued is a digest
+// (children and referrers) rather than a tag; tags hold no colon.
+func isDigestRef(s string) bool { return strings.Contains(s, ":") }

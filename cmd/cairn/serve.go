@@ -110,18 +110,16 @@ func openEngine(ctx context.Context, log *zap.Logger, cfg config.Config) (backen
 }
 
 // marksNeedNoSync reports whether an SQLite catalog's pending marks are
-// made durable, or made unnecessary, by the engine: upstream mode walks
-// the upstream at every start; the embedded engine syncs the filesystem
-// of its storage before answering, which covers the catalog file when it
-// is on that filesystem (the default: both in the data directory).
+// made durable, or made unnecessary, by the engine: a reconciled engine
+// is walked at every start; an engine that syncs its storage's filesystem
+// before answering covers the catalog file when it is on that filesystem
+// (the embedded engine's default: both in the data directory).
 func marksNeedNoSync(engine backend.Backend, dsn string) bool {
-	switch e := engine.(type) {
-	case *upstream.Registry:
+	if engine.Reconciled() {
 		return true
-	case *embedded.Engine:
-		return !config.IsPostgres(dsn) && e.SyncCovers(filepath.Dir(strings.TrimPrefix(dsn, "sqlite://")))
 	}
-	return false
+	fs, ok := engine.(backend.FilesystemSyncer)
+	return ok && !config.IsPostgres(dsn) && fs.SyncCovers(filepath.Dir(strings.TrimPrefix(dsn, "sqlite://")))
 }
 
 func serve(ctx context.Context, cfg config.Config) error {
@@ -175,8 +173,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	}
 	opts = append(opts, facade.WithVersion(facade.VersionInfo{Version: version, Revision: revision, Catalog: storeKind}))
 	resyncSignatures := false
-	_, isUpstream := engine.(*upstream.Registry)
-	if w, ok := engine.(backend.Walker); ok && !isUpstream { // in upstream mode the reconcile walk below covers it
+	w, walkable := engine.(backend.Walker)
+	if engine.Reconciled() && !walkable {
+		return fmt.Errorf("the %s engine is written to behind cairn's back but cannot be walked to keep the catalog in step", engine.Name())
+	}
+	if walkable && !engine.Reconciled() { // a reconciled engine's walk below covers it
 		start := time.Now()
 		res, err := catalog.ReindexIfBehind(ctx, log, store, w)
 		if err != nil {
@@ -204,8 +205,8 @@ func serve(ctx context.Context, cfg config.Config) error {
 	repairCtx, stopRepairs := context.WithCancel(ctx)
 	defer stopRepairs()
 	go core.RunRepairs(repairCtx, cfg.RepairInterval)
-	if isUpstream {
-		// Pushes may reach the upstream without passing through cairn.
+	if engine.Reconciled() {
+		// Pushes may reach the engine without passing through cairn.
 		go reconcile(repairCtx, log, core, cfg.ReconcileInterval)
 	}
 
