@@ -38,7 +38,7 @@ func newAccessServer(tb testing.TB, rules ...registry.RepositoryRule) (*Server, 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	core, err := registry.New(zap.NewNop(), eng, st, registry.WithPolicy(&registry.Policy{Rules: rules}))
+	core, err := registry.New(zap.NewNop(), eng, st, registry.WithPolicy(&registry.AccessPolicy{Rules: rules}))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func BenchmarkManifestPushEngine(b *testing.B) { benchManifestPush(b, "engine") 
 // policy covering every repository: unsigned pushes must not pay for it.
 func BenchmarkManifestPushWithTrust(b *testing.B) {
 	_, key := benchKey(b)
-	trust, err := signing.NewTrust([]signing.Rule{{Prefix: "", Keys: []*signing.PublicKey{key}}})
+	trust, err := signing.NewTrust([]signing.PrefixTrust{{Prefix: "", Keys: []*signing.PublicKey{key}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func benchKey(b *testing.B) (*signing.Signer, *signing.PublicKey) {
 // verification costs.
 func BenchmarkSignaturePush(b *testing.B) {
 	signer, key := benchKey(b)
-	trust, err := signing.NewTrust([]signing.Rule{{Prefix: "", Keys: []*signing.PublicKey{key}}})
+	trust, err := signing.NewTrust([]signing.PrefixTrust{{Prefix: "", Keys: []*signing.PublicKey{key}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type Server struct {
 	store  catalog.Store
 	// policy is the core's access policy, nil with access control off;
 	// authn reads callers' credentials when it is on.
-	policy      *registry.Policy
+	policy      *registry.AccessPolicy
 	authn       *Authenticator
 	metrics     *metrics
 	versionInfo VersionInfo
@@ -61,7 +61,7 @@ func WithAuthenticator(a *Authenticator) Option { return func(s *Server) { s.aut
 // answer itself to engine and reading the catalog's queries from store
 // (the core's engine and store).
 func New(log *zap.Logger, core *registry.Registry, engine backend.Backend, store catalog.Store, opts ...Option) (*Server, error) {
-	s := &Server{log: log, core: core, engine: engine, store: store, policy: core.Policy()}
+	s := &Server{log: log, core: core, engine: engine, store: store, policy: core.AccessPolicy()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -6,7 +6,7 @@
 // transaction), verified against the trust policy, resolved from a content
 // id, and repaired when the catalog fell behind the engine.
 //
-// It holds every rule of who may see what (the access Policy), so that the
+// It holds every rule of who may see what (the AccessPolicy), so that the
 // registry API, the catalog API and the web catalog answer alike. It does
 // not parse HTTP requests or render answers: package facade does. It
 // reaches the engine through package backend and the catalog through the

@@ -38,7 +38,7 @@ type Registry struct {
 	// are required; nil trusts no key.
 	trust *signing.Trust
 	// policy is nil when access control is off.
-	policy *Policy
+	policy *AccessPolicy
 }
 
 // Option configures a Registry.
@@ -52,7 +52,7 @@ func WithClock(now func() time.Time) Option { return func(r *Registry) { r.now =
 func WithTrust(t *signing.Trust) Option { return func(r *Registry) { r.trust = t } }
 
 // WithPolicy turns access control on.
-func WithPolicy(p *Policy) Option { return func(r *Registry) { r.policy = p } }
+func WithPolicy(p *AccessPolicy) Option { return func(r *Registry) { r.policy = p } }
 
 // WithDeleteProtection sets whether deleting an artifact others depend on
 // is refused (protect) or allowed, as the registry would allow it. It is
@@ -77,8 +77,8 @@ func New(log *zap.Logger, engine backend.Backend, store catalog.Store, opts ...O
 	return r, nil
 }
 
-// Policy returns the access policy; nil when access control is off.
-func (r *Registry) Policy() *Policy { return r.policy }
+// AccessPolicy returns the access policy; nil when access control is off.
+func (r *Registry) AccessPolicy() *AccessPolicy { return r.policy }
 
 // Trust returns the trust policy signatures are verified with.
 func (r *Registry) Trust() *signing.Trust { return r.trust }

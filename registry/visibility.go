@@ -11,7 +11,7 @@ import (
 	"github.com/cairn-dev/cairn/errcode"
 )
 
-// Viewer is what p sees in the catalog (see Policy.Viewer); nil with
+// Viewer is what p sees in the catalog (see AccessPolicy.Viewer); nil with
 // access control off.
 func (r *Registry) Viewer(p auth.Principal, byDigest bool) *catalog.Viewer {
 	return r.policy.Viewer(p, byDigest)
@@ -20,7 +20,7 @@ func (r *Registry) Viewer(p auth.Principal, byDigest bool) *catalog.Viewer {
 // ManifestVisibility is the visibility of the manifest of repo a read names
 // (by tag, or by dgst when tag is ""), and whether p may see it. A manifest
 // the catalog does not hold (not yet indexed, or named by a digest the
-// catalog does not key it by) goes by Policy.Unindexed. Access control
+// catalog does not key it by) goes by AccessPolicy.Unindexed. Access control
 // must be on.
 func (r *Registry) ManifestVisibility(ctx context.Context, p auth.Principal, repo, tag string, dgst digest.Digest) (vis catalog.Visibility, ok bool, err error) {
 	byRule := func() (catalog.Visibility, bool, error) {

@@ -163,7 +163,7 @@ func TestLegacyTag(t *testing.T) {
 func TestTrust(t *testing.T) {
 	_, a := newSigner(t, "")
 	_, b := newSigner(t, "")
-	tr, err := NewTrust([]Rule{
+	tr, err := NewTrust([]PrefixTrust{
 		{Prefix: "", Keys: []*PublicKey{a}},
 		{Prefix: "models/", Keys: []*PublicKey{b}, RequireSignature: true},
 		{Prefix: "models/open/", Keys: []*PublicKey{a, b}},
@@ -178,7 +178,7 @@ func TestTrust(t *testing.T) {
 		}
 	}
 	fp := tr.Fingerprint()
-	tr2, _ := NewTrust([]Rule{{Prefix: "", Keys: []*PublicKey{a}}, {Prefix: "models/", Keys: []*PublicKey{b}, RequireSignature: true}})
+	tr2, _ := NewTrust([]PrefixTrust{{Prefix: "", Keys: []*PublicKey{a}}, {Prefix: "models/", Keys: []*PublicKey{b}, RequireSignature: true}})
 	if tr2.Fingerprint() == fp {
 		t.Error("removing a rule left the fingerprint unchanged")
 	}
@@ -188,10 +188,10 @@ func TestTrust(t *testing.T) {
 	if _, ok := (*Trust)(nil).For("x"); ok {
 		t.Error("nil trust governs a repository")
 	}
-	if _, err := NewTrust([]Rule{{Prefix: "a"}, {Prefix: "a"}}); err == nil {
+	if _, err := NewTrust([]PrefixTrust{{Prefix: "a"}, {Prefix: "a"}}); err == nil {
 		t.Error("duplicate prefix accepted")
 	}
-	if _, err := NewTrust([]Rule{{Prefix: "a", RequireSignature: true}}); err == nil {
+	if _, err := NewTrust([]PrefixTrust{{Prefix: "a", RequireSignature: true}}); err == nil {
 		t.Error("a rule requiring signatures with no key accepted")
 	}
 }

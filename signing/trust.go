@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// Rule is the trust policy of the repositories whose names start with
+// PrefixTrust is the trust policy of the repositories whose names start with
 // Prefix ("" is every repository).
-type Rule struct {
+type PrefixTrust struct {
 	Prefix string
 	// Keys are the keys whose signatures count.
 	Keys []*PublicKey
@@ -22,12 +22,12 @@ type Rule struct {
 // Trust is the server's trust policy: rules by repository prefix, the
 // longest matching prefix deciding.
 type Trust struct {
-	rules []Rule // longest prefix first
+	rules []PrefixTrust // longest prefix first
 }
 
 // NewTrust checks rules: one rule per prefix, and a rule that requires
 // signatures must name a key to verify them with.
-func NewTrust(rules []Rule) (*Trust, error) {
+func NewTrust(rules []PrefixTrust) (*Trust, error) {
 	seen := map[string]bool{}
 	for _, r := range rules {
 		if seen[r.Prefix] {
@@ -38,7 +38,7 @@ func NewTrust(rules []Rule) (*Trust, error) {
 			return nil, fmt.Errorf("trust: prefix %q requires signatures but names no key to verify them with", r.Prefix)
 		}
 	}
-	t := &Trust{rules: append([]Rule(nil), rules...)}
+	t := &Trust{rules: append([]PrefixTrust(nil), rules...)}
 	sort.SliceStable(t.rules, func(i, j int) bool {
 		if len(t.rules[i].Prefix) != len(t.rules[j].Prefix) {
 			return len(t.rules[i].Prefix) > len(t.rules[j].Prefix)
@@ -50,20 +50,20 @@ func NewTrust(rules []Rule) (*Trust, error) {
 
 // For returns the rule that governs repo, and false when none does (no
 // keys are trusted there and nothing is required).
-func (t *Trust) For(repo string) (Rule, bool) {
+func (t *Trust) For(repo string) (PrefixTrust, bool) {
 	if t == nil {
-		return Rule{}, false
+		return PrefixTrust{}, false
 	}
 	for _, r := range t.rules {
 		if strings.HasPrefix(repo, r.Prefix) {
 			return r, true
 		}
 	}
-	return Rule{}, false
+	return PrefixTrust{}, false
 }
 
 // Rules returns the rules, longest prefix first.
-func (t *Trust) Rules() []Rule {
+func (t *Trust) Rules() []PrefixTrust {
 	if t == nil {
 		return nil
 	}

@@ -162,7 +162,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		for _, p := range cfg.Auth.Prefixes {
 			rules = append(rules, registry.RepositoryRule{Prefix: p.Prefix, Public: p.Visibility == "public", Staging: p.Staging})
 		}
-		coreOpts = append(coreOpts, registry.WithPolicy(&registry.Policy{Rules: rules}))
+		coreOpts = append(coreOpts, registry.WithPolicy(&registry.AccessPolicy{Rules: rules}))
 		opts = append(opts, facade.WithAuthenticator(&facade.Authenticator{
 			Issuer:   auth.NewIssuer(key, "cairn", cfg.Auth.Service, cfg.Auth.TokenTTL),
 			Realm:    cfg.Auth.Realm,
@@ -283,9 +283,9 @@ func reconcile(ctx context.Context, log *zap.Logger, core *registry.Registry, in
 
 // loadTrust reads the trust policy's key files.
 func loadTrust(rules []config.TrustRule) (*signing.Trust, error) {
-	var out []signing.Rule
+	var out []signing.PrefixTrust
 	for _, r := range rules {
-		rule := signing.Rule{Prefix: r.Prefix, RequireSignature: r.RequireSignature}
+		rule := signing.PrefixTrust{Prefix: r.Prefix, RequireSignature: r.RequireSignature}
 		for _, path := range r.Keys {
 			k, err := signing.LoadPublicKey(path)
 			if err != nil {

@@ -8,10 +8,10 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-// Policy is who may see and do what when access control is on: the rules
+// AccessPolicy is who may see and do what when access control is on: the rules
 // of repositories by prefix, read with the credentials a principal holds.
 // A Registry without one has access control off.
-type Policy struct {
+type AccessPolicy struct {
 	// Rules are the repositories' rules by prefix; the longest that
 	// matches wins. Repositories no rule matches are private.
 	Rules []RepositoryRule
@@ -28,13 +28,13 @@ type RepositoryRule struct {
 
 // May reports whether p may do action on repo: by their credentials, or
 // (to pull) because the repository is public.
-func (pol *Policy) May(p auth.Principal, repo string, action auth.Action) bool {
+func (pol *AccessPolicy) May(p auth.Principal, repo string, action auth.Action) bool {
 	return (action == auth.Pull && pol.public(repo)) || p.Holds(repo, action)
 }
 
 // Rule returns the rule of repo: the longest matching prefix's (the last
 // given among equals), or the private default.
-func (pol *Policy) Rule(repo string) RepositoryRule {
+func (pol *AccessPolicy) Rule(repo string) RepositoryRule {
 	best, found := RepositoryRule{}, false
 	for _, r := range pol.Rules {
 		if strings.HasPrefix(repo, r.Prefix) && (!found || len(r.Prefix) >= len(best.Prefix)) {
@@ -44,12 +44,12 @@ func (pol *Policy) Rule(repo string) RepositoryRule {
 	return best
 }
 
-func (pol *Policy) public(repo string) bool { return pol.Rule(repo).Public }
+func (pol *AccessPolicy) public(repo string) bool { return pol.Rule(repo).Public }
 
 // publicSet is the repositories public by configuration, as a set the
 // catalog can query: public prefixes, except the longer private ones
 // under them.
-func (pol *Policy) publicSet() catalog.RepoSet {
+func (pol *AccessPolicy) publicSet() catalog.RepoSet {
 	var set catalog.RepoSet
 	for _, r := range pol.Rules {
 		if r.Public {
@@ -63,7 +63,7 @@ func (pol *Policy) publicSet() catalog.RepoSet {
 
 // Effective is the visibility an artifact of repo in state vis has: its
 // own, or its repository's.
-func (pol *Policy) Effective(repo string, vis catalog.Visibility) catalog.Visibility {
+func (pol *AccessPolicy) Effective(repo string, vis catalog.Visibility) catalog.Visibility {
 	if vis != catalog.Inherit {
 		return vis
 	}
@@ -78,7 +78,7 @@ func (pol *Policy) Effective(repo string, vis catalog.Visibility) catalog.Visibi
 // whether p may read it: the repository's rule, except that where pushes
 // start staged it is staged, for admins only (it might be anyone's staged
 // artifact).
-func (pol *Policy) Unindexed(p auth.Principal, repo string) (catalog.Visibility, bool) {
+func (pol *AccessPolicy) Unindexed(p auth.Principal, repo string) (catalog.Visibility, bool) {
 	if pol.Rule(repo).Staging {
 		return catalog.Staged, pol.May(p, repo, auth.Admin)
 	}
@@ -88,7 +88,7 @@ func (pol *Policy) Unindexed(p auth.Principal, repo string) (catalog.Visibility,
 // Viewer is what p sees, for the catalog's queries; nil for an admin of
 // every repository, and for everyone when pol is nil (access control
 // off). byDigest: p names the artifact by its digest.
-func (pol *Policy) Viewer(p auth.Principal, byDigest bool) *catalog.Viewer {
+func (pol *AccessPolicy) Viewer(p auth.Principal, byDigest bool) *catalog.Viewer {
 	if pol == nil {
 		return nil
 	}
