@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 )
 
@@ -165,7 +166,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			t.Errorf("components/schemas has no %s", name)
 		}
 	}
-	for _, name := range artifactParams {
+	for _, name := range api.ArtifactFilters {
 		if doc.Components.Parameters[name] == nil {
 			t.Errorf("components/parameters has no shared artifact filter %s", name)
 		}
@@ -273,7 +274,7 @@ func TestOpenAPIParameters(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range append(slices.Clone(artifactParams), "sort", "limit", "page_token", "prefix", "id") {
+	for _, name := range append(slices.Clone(api.ArtifactFilters), api.ParamSort, api.ParamLimit, api.ParamPageToken, api.ParamPrefix, api.ParamID) {
 		if !documented[name] {
 			t.Errorf("query parameter %s is taken by a handler but not in openapi.json", name)
 		}
