@@ -52,11 +52,11 @@ var (
 
 // Codes of the catalog API (/api/v1), answered in its own shape.
 var (
-	InvalidParameter = Code{"INVALID_PARAMETER", http.StatusBadRequest}
-	NotFound         = Code{"NOT_FOUND", http.StatusNotFound}
-	Conflict         = Code{"CONFLICT", http.StatusConflict}
-	BodyTooLarge     = Code{"TOO_LARGE", http.StatusRequestEntityTooLarge}
-	Internal         = Code{"INTERNAL", http.StatusInternalServerError}
+	InvalidParameter = Code{api.CodeInvalidParameter, http.StatusBadRequest}
+	NotFound         = Code{api.CodeNotFound, http.StatusNotFound}
+	Conflict         = Code{api.CodeConflict, http.StatusConflict}
+	BodyTooLarge     = Code{api.CodeTooLarge, http.StatusRequestEntityTooLarge}
+	Internal         = Code{api.CodeInternal, http.StatusInternalServerError}
 )
 
 // Error is an error to be answered to a client with a code and a message a
