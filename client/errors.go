@@ -10,18 +10,21 @@ import (
 	"unicode"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/api"
 )
 
 // The codes of the catalog API's errors.
 const (
-	CodeInvalidParameter = "INVALID_PARAMETER" // 400; Detail["parameter"] names it
-	CodeNotFound         = "NOT_FOUND"         // 404
-	CodeBlobUnknown      = "BLOB_UNKNOWN"      // 404: no repository holds the digest
-	CodeUnavailable      = "UNAVAILABLE"       // 503: the catalog cannot answer; retry
-	CodeInternal         = "INTERNAL"          // 500
-	CodeUnauthorized     = "UNAUTHORIZED"      // 401: no or bad credentials
-	CodeDenied           = "DENIED"            // 403: the credentials do not allow it
-	CodeConflict         = "CONFLICT"          // 409: the artifact's state refuses it (a demotion)
+	CodeInvalidParameter = api.CodeInvalidParameter // 400; Detail["parameter"] names it
+	CodeNotFound         = api.CodeNotFound         // 404
+	CodeBlobUnknown      = api.CodeBlobUnknown      // 404: no repository holds the digest
+	CodeUnavailable      = api.CodeUnavailable      // 503: the catalog cannot answer; retry
+	CodeInternal         = api.CodeInternal         // 500
+	CodeTooLarge         = api.CodeTooLarge         // 413: a request body over its limit
+	CodeUnauthorized     = api.CodeUnauthorized     // 401: no or bad credentials
+	CodeDenied           = api.CodeDenied           // 403: the credentials do not allow it
+	CodeConflict         = api.CodeConflict         // 409: the artifact's state refuses it (a demotion)
 )
 
 // Error is an error the server answered: the catalog API's
@@ -88,13 +91,7 @@ const maxErrorBody = 64 << 10
 func readError(res *http.Response) *Error {
 	e := &Error{StatusCode: res.StatusCode}
 	body, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
-	var api struct {
-		Error *struct {
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Detail  json.RawMessage `json:"detail"`
-		} `json:"error"`
-	}
+	var apiBody api.ErrorBody
 	var oci struct {
 		Errors []struct {
 			Code    string          `json:"code"`
@@ -103,8 +100,8 @@ func readError(res *http.Response) *Error {
 		} `json:"errors"`
 	}
 	switch {
-	case json.Unmarshal(body, &api) == nil && api.Error != nil && api.Error.Code != "":
-		e.Code, e.Message, e.Detail = api.Error.Code, api.Error.Message, detailOf(api.Error.Detail)
+	case json.Unmarshal(body, &apiBody) == nil && apiBody.Error.Code != "":
+		e.Code, e.Message, e.Detail = apiBody.Error.Code, apiBody.Error.Message, apiBody.Error.Detail
 	case json.Unmarshal(body, &oci) == nil && len(oci.Errors) > 0 && oci.Errors[0].Code != "":
 		first := oci.Errors[0]
 		e.Code, e.Message, e.Detail = first.Code, first.Message, detailOf(first.Detail)

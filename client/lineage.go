@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+
+	"github.com/cairn-dev/cairn/api"
 )
 
 // LineageParams are the options of a lineage walk (GET /api/v1/lineage/…).
@@ -25,56 +27,33 @@ type LineageParams struct {
 func (p LineageParams) values() url.Values {
 	q := url.Values{}
 	if p.Direction != "" {
-		q.Set("direction", p.Direction)
+		q.Set(api.ParamDirection, p.Direction)
 	}
 	if p.Depth != 0 {
-		q.Set("depth", strconv.Itoa(p.Depth))
+		q.Set(api.ParamDepth, strconv.Itoa(p.Depth))
 	}
 	if p.ArtifactType != "" {
-		q.Set("artifact_type", p.ArtifactType)
+		q.Set(api.ParamArtifactType, p.ArtifactType)
 	}
 	if p.IncludeAttachments {
-		q.Set("include", "attachments")
+		q.Set(api.ParamInclude, api.IncludeAttachments)
 	}
 	return q
 }
 
 // Lineage is the graph around an artifact.
-type Lineage struct {
-	Root  string        `json:"root"`
-	Nodes []LineageNode `json:"nodes"`
-	Edges []LineageEdge `json:"edges"`
-}
+type Lineage = api.Lineage
 
 // LineageNode is an artifact of the graph; Present is false for one the
 // server does not hold (a reference to it is recorded all the same).
-type LineageNode struct {
-	Ref          string            `json:"ref"`
-	Registry     string            `json:"registry,omitempty"`
-	Repository   string            `json:"repository"`
-	Digest       string            `json:"digest"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Tags         []string          `json:"tags"`
-	Annotations  map[string]string `json:"annotations"`
-	Present      bool              `json:"present"`
-	Attachments  []Attachment      `json:"attachments,omitempty"`
-	// Depth is the distance from the root in edges: negative upward.
-	Depth int `json:"depth"`
-}
+type LineageNode = api.LineageNode
 
 // Attachment is a signature, SBOM or attestation attached to a node.
-type Attachment struct {
-	Digest       string `json:"digest"`
-	ArtifactType string `json:"artifactType"`
-}
+type Attachment = api.Attachment
 
 // LineageEdge links a child to its parent; Kind is "subject" or
 // "derived-from".
-type LineageEdge struct {
-	Child  string `json:"child"`
-	Parent string `json:"parent"`
-	Kind   string `json:"kind"`
-}
+type LineageEdge = api.LineageEdge
 
 // Lineage walks the graph around ref (repository@digest or
 // repository:tag).
@@ -88,7 +67,7 @@ func (c *Client) Lineage(ctx context.Context, ref string, p LineageParams) (Line
 // (Graphviz) or "mermaid".
 func (c *Client) LineageText(ctx context.Context, ref string, p LineageParams, format string) (string, error) {
 	q := p.values()
-	q.Set("format", format)
+	q.Set(api.ParamFormat, format)
 	u := c.url("/api/v1/lineage/"+ref, q)
 	res, err := c.get(ctx, u, "text/*")
 	if err != nil {

@@ -8,19 +8,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/cairn-dev/cairn/api"
 )
 
 // Promotion is what a promotion answers.
-type Promotion struct {
-	Repository string        `json:"repository"`
-	Digest     digest.Digest `json:"digest"`
-	// Visibility is the artifact's now: private, unlisted or public.
-	Visibility string `json:"visibility"`
-	// Changed lists repository@digest of every artifact that moved: the
-	// one named, an index's manifests, signatures and attachments.
-	Changed []string `json:"changed"`
-}
+type Promotion = api.Promotion
 
 // Promote moves the artifact ref (repository@digest or repository:tag)
 // up to visibility to (private, unlisted or public), as its owner or an
@@ -30,7 +22,7 @@ func (c *Client) Promote(ctx context.Context, ref, to string) (Promotion, error)
 	if strings.ContainsAny(ref, "?#% ") || ref == "" {
 		return Promotion{}, fmt.Errorf("reference %q: give repository@digest or repository:tag", ref)
 	}
-	u := c.url("/api/v1/artifacts/"+ref+"/promote", url.Values{"to": {to}})
+	u := c.url("/api/v1/artifacts/"+ref+"/promote", url.Values{api.ParamTo: {to}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return Promotion{}, fmt.Errorf("POST %s: %w", u, err)

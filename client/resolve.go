@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/cairn-dev/cairn/api"
 )
 
 // ContentID returns the content id of a digest: hash://sha256/<hex>.
@@ -57,7 +59,7 @@ func (c *Client) Resolve(ctx context.Context, id string) (io.ReadCloser, digest.
 	if err != nil {
 		return nil, "", err
 	}
-	res, err := c.get(ctx, c.url("/api/v1/resolve", url.Values{"id": {ContentID(d)}}), resolveAccept)
+	res, err := c.get(ctx, c.url("/api/v1/resolve", url.Values{api.ParamID: {ContentID(d)}}), resolveAccept)
 	if err != nil {
 		return nil, d, err
 	}

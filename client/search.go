@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/cairn-dev/cairn/api"
 )
 
 // SearchParams are the filters of GET /api/v1/artifacts; all combine, and
@@ -51,88 +51,66 @@ func (p SearchParams) Values() url.Values {
 		}
 	}
 	for _, a := range p.Annotations {
-		v.Add("annotation", a)
+		v.Add(api.ParamAnnotation, a)
 	}
-	set("artifact_type", p.ArtifactType)
-	set("media_type", p.MediaType)
-	set("repository", p.Repository)
-	set("repository_prefix", p.RepositoryPrefix)
-	set("tag", p.Tag)
-	set("q", p.Text)
-	set("subject", p.Subject)
+	set(api.ParamArtifactType, p.ArtifactType)
+	set(api.ParamMediaType, p.MediaType)
+	set(api.ParamRepository, p.Repository)
+	set(api.ParamRepositoryPrefix, p.RepositoryPrefix)
+	set(api.ParamTag, p.Tag)
+	set(api.ParamText, p.Text)
+	set(api.ParamSubject, p.Subject)
 	if p.HasSubject != nil {
-		v.Set("has_subject", strconv.FormatBool(*p.HasSubject))
+		v.Set(api.ParamHasSubject, strconv.FormatBool(*p.HasSubject))
 	}
 	if p.Signed != nil {
-		v.Set("signed", strconv.FormatBool(*p.Signed))
+		v.Set(api.ParamSigned, strconv.FormatBool(*p.Signed))
 	}
 	if !p.PushedAfter.IsZero() {
-		v.Set("pushed_after", p.PushedAfter.Format(time.RFC3339Nano))
+		v.Set(api.ParamPushedAfter, p.PushedAfter.Format(time.RFC3339Nano))
 	}
 	if !p.PushedBefore.IsZero() {
-		v.Set("pushed_before", p.PushedBefore.Format(time.RFC3339Nano))
+		v.Set(api.ParamPushedBefore, p.PushedBefore.Format(time.RFC3339Nano))
 	}
-	set("sort", p.Sort)
+	set(api.ParamSort, p.Sort)
 	if p.Limit != 0 {
-		v.Set("limit", strconv.Itoa(p.Limit))
+		v.Set(api.ParamLimit, strconv.Itoa(p.Limit))
 	}
-	set("page_token", p.PageToken)
+	set(api.ParamPageToken, p.PageToken)
 	return v
 }
 
-// Page is one page of GET /api/v1/artifacts.
+// Page is one page of GET /api/v1/artifacts: api.ArtifactPage, with each
+// artifact's raw JSON kept.
 type Page struct {
 	Artifacts []Artifact `json:"artifacts"`
 	// NextPageToken continues the search; empty on the last page.
 	NextPageToken string `json:"nextPageToken,omitempty"`
 }
 
-// Artifact is a manifest as the catalog API answers it.
+// Artifact is a manifest as the catalog API answers it, with the JSON it
+// arrived as.
 type Artifact struct {
-	Repository   string        `json:"repository"`
-	Digest       digest.Digest `json:"digest"`
-	MediaType    string        `json:"mediaType"`
-	ArtifactType string        `json:"artifactType,omitempty"`
-	// Size is what a full pull moves: the manifest and every blob it lists.
-	Size         int64             `json:"size"`
-	ManifestSize int64             `json:"manifestSize"`
-	Tags         []string          `json:"tags"`
-	Annotations  map[string]string `json:"annotations"`
-	Subject      digest.Digest     `json:"subject,omitempty"`
-	Config       *Descriptor       `json:"config,omitempty"`
-	Layers       []Descriptor      `json:"layers"`
-	Manifests    []Descriptor      `json:"manifests,omitempty"`
-	PushedAt     time.Time         `json:"pushedAt"`
-	Referrers    []Artifact        `json:"referrers,omitempty"`
-	// Signed: a signature verified with a key the server trusts.
-	Signed     bool        `json:"signed"`
-	Signatures []Signature `json:"signatures,omitempty"`
+	api.Artifact
 
 	// Raw is the artifact object exactly as the server answered it,
-	// including fields this package does not know.
+	// including fields this package does not know (a newer server's).
 	Raw json.RawMessage `json:"-"`
 }
 
 // Signature is the server's record of one signature of an artifact.
-type Signature struct {
-	Manifest digest.Digest `json:"manifest"`
-	Position int           `json:"position"`
-	Form     string        `json:"form"`
-	KeyID    string        `json:"keyId"`
-	Verified bool          `json:"verified"`
-	SignedAt time.Time     `json:"signedAt"`
-	Error    string        `json:"error,omitempty"`
-}
+type Signature = api.Signature
+
+// Descriptor is a config, layer or child manifest of an artifact.
+type Descriptor = api.Layer
 
 // UnmarshalJSON decodes an artifact and keeps its raw JSON in Raw.
 func (a *Artifact) UnmarshalJSON(b []byte) error {
-	type plain Artifact // without this method
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	var wire api.Artifact
+	if err := json.Unmarshal(b, &wire); err != nil {
 		return err
 	}
-	*a = Artifact(p)
-	a.Raw = append(json.RawMessage(nil), b...)
+	*a = Artifact{Artifact: wire, Raw: append(json.RawMessage(nil), b...)}
 	return nil
 }
 
@@ -143,16 +121,6 @@ func (a Artifact) Type() string {
 		return a.ArtifactType
 	}
 	return a.MediaType
-}
-
-// Descriptor is a config, layer or child manifest of an artifact.
-type Descriptor struct {
-	MediaType    string            `json:"mediaType"`
-	Digest       digest.Digest     `json:"digest"`
-	Size         int64             `json:"size"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Title        string            `json:"title,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
 }
 
 // Search asks for one page of artifacts.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/cairn-dev/cairn/api"
 )
 
 // Code is an error code with the HTTP status it is answered with.
@@ -50,11 +52,11 @@ var (
 
 // Codes of the catalog API (/api/v1), answered in its own shape.
 var (
-	InvalidParameter = Code{"INVALID_PARAMETER", http.StatusBadRequest}
-	NotFound         = Code{"NOT_FOUND", http.StatusNotFound}
-	Conflict         = Code{"CONFLICT", http.StatusConflict}
-	BodyTooLarge     = Code{"TOO_LARGE", http.StatusRequestEntityTooLarge}
-	Internal         = Code{"INTERNAL", http.StatusInternalServerError}
+	InvalidParameter = Code{api.CodeInvalidParameter, http.StatusBadRequest}
+	NotFound         = Code{api.CodeNotFound, http.StatusNotFound}
+	Conflict         = Code{api.CodeConflict, http.StatusConflict}
+	BodyTooLarge     = Code{api.CodeTooLarge, http.StatusRequestEntityTooLarge}
+	Internal         = Code{api.CodeInternal, http.StatusInternalServerError}
 )
 
 // Error is an error to be answered to a client with a code and a message a
@@ -120,16 +122,6 @@ func WriteOCI(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(ociBody{Errors: []ociError{{Code: e.Code.Name, Message: e.Message, Detail: e.Detail}}})
 }
 
-type apiBody struct {
-	Error apiError `json:"error"`
-}
-
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Detail  any    `json:"detail,omitempty"`
-}
-
 // WriteAPI answers err in the catalog API's shape:
 // {"error":{"code":"…","message":"…"}}.
 func WriteAPI(w http.ResponseWriter, err error) {
@@ -141,5 +133,25 @@ func WriteAPI(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Del("Content-Length")
 	w.WriteHeader(code.Status)
-	_ = json.NewEncoder(w).Encode(apiBody{Error: apiError{Code: code.Name, Message: e.Message, Detail: e.Detail}})
+	_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: api.Error{Code: code.Name, Message: e.Message, Detail: stringDetail(e.Detail)}})
+}
+
+// stringDetail is a detail as the catalog API sends it: an object of
+// strings. Values of other types are left out.
+func stringDetail(detail any) map[string]string {
+	switch d := detail.(type) {
+	case nil:
+		return nil
+	case map[string]string:
+		return d
+	case map[string]any:
+		out := map[string]string{}
+		for k, v := range d {
+			if s, ok := v.(string); ok {
+				out[k] = s
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
@@ -266,15 +267,6 @@ func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action aut
 	return errcode.New(errcode.Denied, "only tokens that may %s every repository (scope ':%s') may use %s; user %s's token may not", action, action, r.URL.Path, p.User)
 }
 
-// tokenJSON is the token endpoint's answer (the distribution token
-// specification's, with both names of the token).
-type tokenJSON struct {
-	Token       string    `json:"token"`
-	AccessToken string    `json:"access_token"`
-	ExpiresIn   int       `json:"expires_in"`
-	IssuedAt    time.Time `json:"issued_at"`
-}
-
 // issueToken is GET /auth/token: basic credentials (user and cairn token)
 // or none, exchanged for a bearer token holding the scopes asked for that
 // the caller holds.
@@ -332,7 +324,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.core.Now()
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, tokenJSON{Token: tok, AccessToken: tok, ExpiresIn: int(exp.Sub(now).Seconds()), IssuedAt: now.UTC()})
+	return writeJSON(w, http.StatusOK, api.BearerToken{Token: tok, AccessToken: tok, ExpiresIn: int(exp.Sub(now).Seconds()), IssuedAt: now.UTC()})
 }
 
 // gated wraps a catalog API handler with authorizeAPI when access control

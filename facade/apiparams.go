@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
 )
@@ -50,7 +51,7 @@ func newParams(u *url.URL, allowed ...string) (*params, error) {
 			slices.Sort(known)
 			return nil, invalidParam(name, "unknown parameter %q; this endpoint takes %s", name, strings.Join(known, ", "))
 		}
-		if name != "annotation" && len(v[name]) > 1 {
+		if name != api.ParamAnnotation && len(v[name]) > 1 {
 			return nil, invalidParam(name, "parameter %q is given %d times; give it once", name, len(v[name]))
 		}
 		for _, value := range v[name] {
@@ -70,69 +71,66 @@ func (p *params) get(name string) string { return p.v.Get(name) }
 
 // limit reads limit= (default 50, 1 to 1000).
 func (p *params) limit() (int, error) {
-	s := p.get("limit")
+	s := p.get(api.ParamLimit)
 	if s == "" {
 		return defaultLimit, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > maxLimit {
-		return 0, invalidParam("limit", "limit %q is not a whole number from 1 to %d", s, maxLimit)
+		return 0, invalidParam(api.ParamLimit, "limit %q is not a whole number from 1 to %d", s, maxLimit)
 	}
 	return n, nil
 }
 
-// artifactParams are the filters every artifact-selecting endpoint takes.
-var artifactParams = []string{"repository", "repository_prefix", "artifact_type", "media_type", "tag", "annotation", "q", "subject", "has_subject", "signed", "pushed_after", "pushed_before"}
-
-// query reads the artifact filters.
+// query reads the artifact filters, api.ArtifactFilters.
 func (p *params) query() (catalog.Query, error) {
 	var q catalog.Query
-	if q.Repository = p.get("repository"); q.Repository != "" {
+	if q.Repository = p.get(api.ParamRepository); q.Repository != "" {
 		if err := checkName(q.Repository); err != nil {
-			return q, invalidParam("repository", "%s", errcode.As(err).Message)
+			return q, invalidParam(api.ParamRepository, "%s", errcode.As(err).Message)
 		}
 	}
-	q.RepositoryPrefix = p.get("repository_prefix")
+	q.RepositoryPrefix = p.get(api.ParamRepositoryPrefix)
 	if len(q.RepositoryPrefix) > maxNameLength {
-		return q, invalidParam("repository_prefix", "repository_prefix is longer than a repository name can be (%d)", maxNameLength)
+		return q, invalidParam(api.ParamRepositoryPrefix, "repository_prefix is longer than a repository name can be (%d)", maxNameLength)
 	}
-	q.ArtifactType = p.get("artifact_type")
-	q.MediaType = p.get("media_type")
-	if q.Tag = p.get("tag"); q.Tag != "" && !tagRE.MatchString(q.Tag) {
-		return q, invalidParam("tag", "tag %q is not a valid tag", q.Tag)
+	q.ArtifactType = p.get(api.ParamArtifactType)
+	q.MediaType = p.get(api.ParamMediaType)
+	if q.Tag = p.get(api.ParamTag); q.Tag != "" && !tagRE.MatchString(q.Tag) {
+		return q, invalidParam(api.ParamTag, "tag %q is not a valid tag", q.Tag)
 	}
-	for _, expr := range p.v["annotation"] {
+	for _, expr := range p.v[api.ParamAnnotation] {
 		f, err := annotations.ParseFilter(expr)
 		if err != nil {
-			return q, invalidParam("annotation", "annotation=%s: %v", expr, err)
+			return q, invalidParam(api.ParamAnnotation, "annotation=%s: %v", expr, err)
 		}
 		q.Annotations = append(q.Annotations, f)
 	}
-	if q.Text = p.get("q"); len(q.Text) > maxTextLen {
-		return q, invalidParam("q", "q is %d bytes; at most %d", len(q.Text), maxTextLen)
+	if q.Text = p.get(api.ParamText); len(q.Text) > maxTextLen {
+		return q, invalidParam(api.ParamText, "q is %d bytes; at most %d", len(q.Text), maxTextLen)
 	}
-	if s := p.get("subject"); s != "" {
+	if s := p.get(api.ParamSubject); s != "" {
 		d, err := parseDigest(s)
 		if err != nil {
-			return q, invalidParam("subject", "subject: %s", errcode.As(err).Message)
+			return q, invalidParam(api.ParamSubject, "subject: %s", errcode.As(err).Message)
 		}
 		q.Subject = d
 	}
-	if s := p.get("has_subject"); s != "" {
+	if s := p.get(api.ParamHasSubject); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return q, invalidParam("has_subject", "has_subject %q is not true or false", s)
+			return q, invalidParam(api.ParamHasSubject, "has_subject %q is not true or false", s)
 		}
 		q.HasSubject = &b
 	}
-	if s := p.get("signed"); s != "" {
+	if s := p.get(api.ParamSigned); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return q, invalidParam("signed", "signed %q is not true or false", s)
+			return q, invalidParam(api.ParamSigned, "signed %q is not true or false", s)
 		}
 		q.Signed = &b
 	}
-	for name, dst := range map[string]*time.Time{"pushed_after": &q.PushedAfter, "pushed_before": &q.PushedBefore} {
+	for name, dst := range map[string]*time.Time{api.ParamPushedAfter: &q.PushedAfter, api.ParamPushedBefore: &q.PushedBefore} {
 		if s := p.get(name); s != "" {
 			t, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
@@ -146,7 +144,7 @@ func (p *params) query() (catalog.Query, error) {
 
 // sort reads sort= (default -pushed, newest first).
 func (p *params) sort() (catalog.Sort, error) {
-	s := p.get("sort")
+	s := p.get(api.ParamSort)
 	if s == "" {
 		return catalog.Sort{Field: catalog.SortPushed, Desc: true}, nil
 	}
@@ -165,10 +163,10 @@ func (p *params) sort() (catalog.Sort, error) {
 	case strings.HasPrefix(name, "annotation:"):
 		out.Field, out.Key = catalog.SortAnnotation, strings.TrimPrefix(name, "annotation:")
 		if _, err := annotations.ParseFilter(out.Key); err != nil || strings.ContainsAny(out.Key, "!=<>^") {
-			return out, invalidParam("sort", "sort %q: %q is not an annotation key", s, out.Key)
+			return out, invalidParam(api.ParamSort, "sort %q: %q is not an annotation key", s, out.Key)
 		}
 	default:
-		return out, invalidParam("sort", "sort %q is not one of pushed, -pushed, repository, size, -size, annotation:KEY, -annotation:KEY", s)
+		return out, invalidParam(api.ParamSort, "sort %q is not one of pushed, -pushed, repository, size, -size, annotation:KEY, -annotation:KEY", s)
 	}
 	return out, nil
 }
@@ -180,7 +178,7 @@ func (p *params) fingerprint(endpoint string) string {
 	h.Write([]byte(endpoint))
 	names := make([]string, 0, len(p.v))
 	for name := range p.v {
-		if name != "page_token" && name != "limit" {
+		if name != api.ParamPageToken && name != api.ParamLimit {
 			names = append(names, name)
 		}
 	}
@@ -200,7 +198,7 @@ var errNoToken = errors.New("no page token")
 
 // position reads page_token= into position; errNoToken when absent.
 func (p *params) position(endpoint string, position any) error {
-	t := p.get("page_token")
+	t := p.get(api.ParamPageToken)
 	if t == "" {
 		return errNoToken
 	}

@@ -4,50 +4,18 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
+	"github.com/cairn-dev/cairn/registry"
 )
 
-// artifactJSON is an artifact as the catalog API answers it.
-type artifactJSON struct {
-	Repository   string        `json:"repository"`
-	Digest       digest.Digest `json:"digest"`
-	MediaType    string        `json:"mediaType"`
-	ArtifactType string        `json:"artifactType,omitempty"`
-	// Size is what a full pull moves: the manifest and every blob it lists.
-	Size         int64             `json:"size"`
-	ManifestSize int64             `json:"manifestSize"`
-	Tags         []string          `json:"tags"`
-	Annotations  map[string]string `json:"annotations"`
-	Subject      *digest.Digest    `json:"subject,omitempty"`
-	Config       *layerJSON        `json:"config,omitempty"`
-	Layers       []layerJSON       `json:"layers"`
-	Manifests    []layerJSON       `json:"manifests,omitempty"`
-	PushedAt     time.Time         `json:"pushedAt"`
-	// Signed: at least one signature verified with a trusted key.
-	Signed     bool                `json:"signed"`
-	Signatures []catalog.Signature `json:"signatures"`
-	// Visibility is answered for one artifact, with access control on.
-	Visibility string `json:"visibility,omitempty"`
-	// Referrers is answered for one artifact, not in lists.
-	Referrers []artifactJSON `json:"referrers,omitempty"`
-}
-
-type layerJSON struct {
-	MediaType    string            `json:"mediaType"`
-	Digest       digest.Digest     `json:"digest"`
-	Size         int64             `json:"size"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Title        string            `json:"title,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-}
-
-func toArtifactJSON(m catalog.Manifest) artifactJSON {
-	a := artifactJSON{
+// toArtifact renders a catalog manifest as the API's artifact.
+func toArtifact(m catalog.Manifest) api.Artifact {
+	a := api.Artifact{
 		Repository:   m.Repository,
 		Digest:       m.Digest,
 		MediaType:    m.MediaType,
@@ -56,28 +24,23 @@ func toArtifactJSON(m catalog.Manifest) artifactJSON {
 		ManifestSize: m.Size,
 		Tags:         m.Tags,
 		Annotations:  m.Annotations,
-		Layers:       []layerJSON{},
+		Subject:      m.Subject,
+		Layers:       []api.Layer{},
+		Signatures:   make([]api.Signature, 0, len(m.Signatures)),
 		PushedAt:     m.PushedAt,
 	}
 	if a.Tags == nil {
 		a.Tags = []string{}
 	}
-	a.Signatures = m.Signatures
-	if a.Signatures == nil {
-		a.Signatures = []catalog.Signature{}
-	}
 	for _, sg := range m.Signatures {
+		a.Signatures = append(a.Signatures, toSignature(sg))
 		a.Signed = a.Signed || sg.Verified
 	}
 	if a.Annotations == nil {
 		a.Annotations = map[string]string{}
 	}
-	if m.Subject != "" {
-		s := m.Subject
-		a.Subject = &s
-	}
 	for _, l := range m.Layers {
-		lj := layerJSON{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, ArtifactType: l.ArtifactType, Title: l.Title, Annotations: l.Annotations}
+		lj := api.Layer{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size, ArtifactType: l.ArtifactType, Title: l.Title, Annotations: l.Annotations}
 		switch l.Kind {
 		case "config":
 			a.Config = &lj
@@ -90,14 +53,15 @@ func toArtifactJSON(m catalog.Manifest) artifactJSON {
 	return a
 }
 
-type artifactsAnswer struct {
-	Artifacts     []artifactJSON `json:"artifacts"`
-	NextPageToken string         `json:"nextPageToken,omitempty"`
+// toSignature renders a signature record: the catalog's type is its own
+// to change, the API's is not.
+func toSignature(sg catalog.Signature) api.Signature {
+	return api.Signature{Manifest: sg.Manifest, Position: sg.Position, Form: sg.Form, KeyID: sg.KeyID, Verified: sg.Verified, SignedAt: sg.SignedAt, Error: sg.Error}
 }
 
 // listArtifacts answers GET /api/v1/artifacts.
 func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
-	p, err := newParams(r.URL, append([]string{"sort", "limit", "page_token"}, artifactParams...)...)
+	p, err := newParams(r.URL, append([]string{api.ParamSort, api.ParamLimit, api.ParamPageToken}, api.ArtifactFilters...)...)
 	if err != nil {
 		return err
 	}
@@ -124,11 +88,11 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	}
 	page, err := s.store.Artifacts(r.Context(), q, sort, limit, after)
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
-	ans := artifactsAnswer{Artifacts: make([]artifactJSON, 0, len(page.Artifacts))}
+	ans := api.ArtifactPage{Artifacts: make([]api.Artifact, 0, len(page.Artifacts))}
 	for _, m := range page.Artifacts {
-		ans.Artifacts = append(ans.Artifacts, toArtifactJSON(m))
+		ans.Artifacts = append(ans.Artifacts, toArtifact(m))
 	}
 	if page.Next != nil {
 		if ans.NextPageToken, err = encodePageToken(p.fingerprint("artifacts"), page.Next); err != nil {
@@ -152,7 +116,7 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if tag != "" {
 		if dgst, err = s.store.ResolveTag(ctx, repo, tag); err != nil {
-			return notFoundOr(err, "no tag %s in repository %s", tag, repo)
+			return registry.NotFoundOr(err, "no tag %s in repository %s", tag, repo)
 		}
 	}
 	m, err := s.store.Manifest(ctx, repo, dgst)
@@ -160,13 +124,13 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 		err = catalog.ErrNotFound // not there, as far as the caller can tell
 	}
 	if err != nil {
-		return notFoundOr(err, "no artifact %s in repository %s", dgst, repo)
+		return registry.NotFoundOr(err, "no artifact %s in repository %s", dgst, repo)
 	}
 	refs, err := s.store.Referrers(ctx, repo, dgst, "")
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
-	a := toArtifactJSON(m)
+	a := toArtifact(m)
 	if s.policy != nil {
 		a.Visibility = string(s.policy.Effective(repo, m.Visibility))
 	}
@@ -174,7 +138,7 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	v := s.viewerOf(r, true)
 	for _, ref := range refs {
 		if v.Sees(repo, ref.Owner, ref.Visibility) {
-			a.Referrers = append(a.Referrers, toArtifactJSON(ref))
+			a.Referrers = append(a.Referrers, toArtifact(ref))
 		}
 	}
 	return writeJSON(w, http.StatusOK, a)
@@ -205,22 +169,4 @@ func parseArtifactRef(ref string) (repo string, dgst digest.Digest, tag string, 
 		return "", "", "", invalidParam("reference", "%s", errcode.As(err).Message)
 	}
 	return repo, dgst, tag, nil
-}
-
-// notFoundOr maps the store's ErrNotFound to a 404 with msg, and other
-// errors to 503.
-func notFoundOr(err error, format string, args ...any) error {
-	if errors.Is(err, catalog.ErrNotFound) {
-		return errcode.New(errcode.NotFound, format, args...)
-	}
-	return catalogUnavailable(err)
-}
-
-// catalogUnavailable maps a store error: a query the store refuses is the
-// client's (400), anything else is the store's (503).
-func catalogUnavailable(err error) error {
-	if errors.Is(err, catalog.ErrInvalidQuery) {
-		return errcode.Wrap(errcode.InvalidParameter, err, "%v", err)
-	}
-	return errcode.Wrap(errcode.Unavailable, err, "the catalog cannot answer right now; try again")
 }

@@ -4,26 +4,17 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/annotations"
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
+	"github.com/cairn-dev/cairn/registry"
 )
-
-type repositoryJSON struct {
-	Name      string    `json:"name"`
-	Artifacts int64     `json:"artifacts"`
-	Tags      int64     `json:"tags"`
-	Size      int64     `json:"size"`
-	LastPush  time.Time `json:"lastPush"`
-}
 
 // listRepositories answers GET /api/v1/repositories.
 func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error {
-	p, err := newParams(r.URL, "prefix", "limit", "page_token")
+	p, err := newParams(r.URL, api.ParamPrefix, api.ParamLimit, api.ParamPageToken)
 	if err != nil {
 		return err
 	}
@@ -35,20 +26,17 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err := p.position("repositories", &after); err != nil && !errors.Is(err, errNoToken) {
 		return err
 	}
-	rs, err := s.store.RepositorySummaries(r.Context(), p.get("prefix"), after, s.viewerOf(r, false), limit+1)
+	rs, err := s.store.RepositorySummaries(r.Context(), p.get(api.ParamPrefix), after, s.viewerOf(r, false), limit+1)
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
-	ans := struct {
-		Repositories  []repositoryJSON `json:"repositories"`
-		NextPageToken string           `json:"nextPageToken,omitempty"`
-	}{Repositories: []repositoryJSON{}}
+	ans := api.RepositoryPage{Repositories: []api.Repository{}}
 	more := len(rs) > limit
 	if more {
 		rs = rs[:limit]
 	}
 	for _, rep := range rs {
-		ans.Repositories = append(ans.Repositories, repositoryJSON(rep))
+		ans.Repositories = append(ans.Repositories, api.Repository(rep))
 	}
 	if more {
 		if ans.NextPageToken, err = encodePageToken(p.fingerprint("repositories"), rs[len(rs)-1].Name); err != nil {
@@ -58,16 +46,11 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, ans)
 }
 
-type countJSON struct {
-	Value string `json:"value"`
-	Count int64  `json:"count"`
-}
-
 // annotationFacets answers GET /api/v1/annotations (keys) and
 // GET /api/v1/annotations/{key}/values, over the artifacts the filters
 // select.
 func (s *Server) annotationFacets(w http.ResponseWriter, r *http.Request) error {
-	p, err := newParams(r.URL, append([]string{"limit"}, artifactParams...)...)
+	p, err := newParams(r.URL, append([]string{api.ParamLimit}, api.ArtifactFilters...)...)
 	if err != nil {
 		return err
 	}
@@ -96,25 +79,16 @@ func (s *Server) annotationFacets(w http.ResponseWriter, r *http.Request) error 
 		counts, err = s.store.AnnotationValues(r.Context(), key, q, limit)
 	}
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
-	out := make([]countJSON, 0, len(counts))
+	out := make([]api.Count, 0, len(counts))
 	for _, c := range counts {
-		out = append(out, countJSON(c))
+		out = append(out, api.Count(c))
 	}
 	if key == "" {
-		return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+		return writeJSON(w, http.StatusOK, api.AnnotationKeys{Keys: out})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"key": key, "values": out})
-}
-
-type blobUseJSON struct {
-	Repository string        `json:"repository"`
-	Manifest   digest.Digest `json:"manifest"`
-	Kind       string        `json:"kind"`
-	MediaType  string        `json:"mediaType"`
-	Size       int64         `json:"size"`
-	Title      string        `json:"title,omitempty"`
+	return writeJSON(w, http.StatusOK, api.AnnotationValues{Key: key, Values: out})
 }
 
 // maxBlobUses bounds the answer for one blob.
@@ -133,16 +107,16 @@ func (s *Server) blobUses(w http.ResponseWriter, r *http.Request) error {
 	// A list of manifests: unlisted ones are not in it.
 	uses, err := s.store.BlobUses(r.Context(), d, "", s.viewerOf(r, false), maxBlobUses)
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
 	if len(uses) == 0 {
 		return errcode.New(errcode.BlobUnknown, "blob %s is not used by any artifact in the catalog", d).WithDetail(map[string]string{"digest": d.String()})
 	}
-	out := make([]blobUseJSON, 0, len(uses))
+	out := make([]api.BlobUse, 0, len(uses))
 	for _, u := range uses {
-		out = append(out, blobUseJSON{Repository: u.Repository, Manifest: u.Manifest, Kind: u.Kind, MediaType: u.MediaType, Size: u.Size, Title: u.Title})
+		out = append(out, api.BlobUse{Repository: u.Repository, Manifest: u.Manifest, Kind: u.Kind, MediaType: u.MediaType, Size: u.Size, Title: u.Title})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"digest": d, "uses": out})
+	return writeJSON(w, http.StatusOK, api.BlobUses{Digest: d, Uses: out})
 }
 
 // resolvePath answers GET /resolve/hash://{alg}/{hex}.
@@ -155,42 +129,28 @@ func (s *Server) resolvePath(w http.ResponseWriter, r *http.Request) error {
 
 // resolveQuery answers GET /api/v1/resolve?id=hash://{alg}/{hex}.
 func (s *Server) resolveQuery(w http.ResponseWriter, r *http.Request) error {
-	p, err := newParams(r.URL, "id")
+	p, err := newParams(r.URL, api.ParamID)
 	if err != nil {
 		return err
 	}
-	if p.get("id") == "" {
-		return invalidParam("id", "id is required: a content id such as hash://sha256/<hex>")
+	if p.get(api.ParamID) == "" {
+		return invalidParam(api.ParamID, "id is required: a content id such as hash://sha256/<hex>")
 	}
-	return s.resolve(w, r, p.get("id"))
+	return s.resolve(w, r, p.get(api.ParamID))
 }
 
 // resolve redirects a content id to the blob (or manifest) in one
 // repository that holds it.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, id string) error {
-	rest, ok := strings.CutPrefix(id, "hash://")
-	alg, hex, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 {
-		return invalidParam("id", "content id %q is not of the form hash://sha256/<hex> or hash://sha512/<hex>", id)
-	}
-	d, err := parseDigest(alg + ":" + hex)
+	d, err := registry.ParseContentID(id)
 	if err != nil {
-		return invalidParam("id", "content id %q: %s", id, errcode.As(err).Message)
+		return invalidParam(api.ParamID, "%v", err)
 	}
-	// Named by digest: unlisted content resolves too.
-	uses, err := s.store.BlobUses(r.Context(), d, "", s.viewerOf(r, true), 1)
+	c, err := s.core.Resolve(r.Context(), principalFrom(r), d)
 	if err != nil {
-		return catalogUnavailable(err)
+		return err
 	}
-	if len(uses) == 0 {
-		return errcode.New(errcode.BlobUnknown, "no repository holds %s", id).WithDetail(map[string]string{"digest": d.String()})
-	}
-	u := uses[0]
-	kind := "blobs"
-	if u.Kind == "manifest-self" || u.Kind == "manifest" {
-		kind = "manifests"
-	}
-	w.Header().Set("Location", "/v2/"+u.Repository+"/"+kind+"/"+d.String())
+	w.Header().Set("Location", c.Path())
 	w.Header().Set("Docker-Content-Digest", d.String())
 	w.WriteHeader(http.StatusTemporaryRedirect)
 	return nil

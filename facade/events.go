@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/errcode"
 )
 
@@ -72,7 +73,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 	log := s.logger(r.Context()).With(zap.String("event", typ), zap.String("repo", d.Name), zap.String("reference", d.Reference))
 	if !strings.HasPrefix(typ, "zotregistry.image.") && typ != "zotregistry.repository.created" {
 		log.Info("event of a type cairn does not act on; ignored")
-		return writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored"})
+		return writeJSON(w, http.StatusAccepted, api.EventReceipt{Status: "ignored"})
 	}
 	if err := checkName(d.Name); err != nil {
 		return invalidParam("name", "event names no valid repository: %s", errcode.As(err).Message)
@@ -80,5 +81,5 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
 	s.core.NeedsRepair(r.Context(), d.Name)
 	s.core.RepairSoon()
 	log.Info("event: repository queued for reindex")
-	return writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued", "repository": d.Name})
+	return writeJSON(w, http.StatusAccepted, api.EventReceipt{Status: "queued", Repository: d.Name})
 }

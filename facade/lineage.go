@@ -8,86 +8,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
+	"github.com/cairn-dev/cairn/registry"
 	"github.com/cairn-dev/cairn/signing"
 )
 
-// attachmentTypes are the artifact types of signatures, SBOMs and
-// attestations: attached to an artifact by subject, but not made from it,
-// so lineage walks report them on their node instead of as children.
-var attachmentTypes = map[string]bool{
-	"application/vnd.dev.cosign.artifact.sig.v1+json":      true,
-	"application/vnd.dev.cosign.simplesigning.v1+json":     true,
-	"application/vnd.dev.sigstore.bundle.v0.3+json":        true,
-	"application/vnd.dev.sigstore.bundle+json;version=0.3": true,
-	"application/vnd.cncf.notary.signature":                true,
-	"application/vnd.in-toto+json":                         true,
-	"application/vnd.dsse.envelope.v1+json":                true,
-	"application/spdx+json":                                true,
-	"application/vnd.cyclonedx+json":                       true,
-	"application/vnd.syft+json":                            true,
-}
-
-// nodeRef is how the lineage API names a node: repository@digest, or
-// registry/repository@digest for content elsewhere.
-func nodeRef(n catalog.Node) string {
-	s := n.Repository + "@" + n.Digest.String()
-	if n.Registry != "" {
-		s = n.Registry + "/" + s
-	}
-	return s
-}
-
-type lineageNodeJSON struct {
-	Ref          string            `json:"ref"`
-	Registry     string            `json:"registry,omitempty"`
-	Repository   string            `json:"repository"`
-	Digest       digest.Digest     `json:"digest"`
-	ArtifactType string            `json:"artifactType,omitempty"`
-	Tags         []string          `json:"tags"`
-	Annotations  map[string]string `json:"annotations"`
-	// Present says whether cairn holds the artifact: a reference to one
-	// it does not (yet) hold is a node all the same.
-	Present bool `json:"present"`
-	// Signed: a signature verified with a trusted key.
-	Signed      bool             `json:"signed"`
-	Attachments []attachmentJSON `json:"attachments,omitempty"`
-	// Depth is the node's distance from the root: negative upward.
-	Depth int `json:"depth"`
-
+// lineageNode is a node of an answer being built: the API's node, and
+// whether the caller may see it.
+type lineageNode struct {
+	api.LineageNode
 	// hidden: the caller may not see it; it and its edges are left out.
 	hidden bool
-}
-
-type attachmentJSON struct {
-	Digest       digest.Digest `json:"digest"`
-	ArtifactType string        `json:"artifactType"`
-}
-
-type lineageEdgeJSON struct {
-	Child  string `json:"child"`
-	Parent string `json:"parent"`
-	Kind   string `json:"kind"`
-}
-
-type lineageJSON struct {
-	Root  string            `json:"root"`
-	Nodes []lineageNodeJSON `json:"nodes"`
-	Edges []lineageEdgeJSON `json:"edges"`
-}
-
-type impactLevelJSON struct {
-	Depth     int               `json:"depth"`
-	Artifacts []lineageNodeJSON `json:"artifacts"`
-}
-
-type impactJSON struct {
-	Root   string            `json:"root"`
-	Total  int               `json:"total"`
-	Levels []impactLevelJSON `json:"levels"`
 }
 
 // maxLineageDepth bounds depth= (0 means no bound: walks end at nodes
@@ -99,9 +32,9 @@ const maxLineageDepth = 10000
 func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/lineage/")
 	path, impact := strings.CutSuffix(path, "/impact")
-	allowed := []string{"depth", "artifact_type", "include"}
+	allowed := []string{api.ParamDepth, api.ParamArtifactType, api.ParamInclude}
 	if !impact {
-		allowed = append(allowed, "direction", "format")
+		allowed = append(allowed, api.ParamDirection, api.ParamFormat)
 	}
 	p, err := newParams(r.URL, allowed...)
 	if err != nil {
@@ -112,48 +45,48 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	dirs := []catalog.Direction{catalog.Up, catalog.Down}
-	switch v := p.get("direction"); v {
-	case "", "both":
-	case "up":
+	switch v := p.get(api.ParamDirection); v {
+	case "", api.DirectionBoth:
+	case api.DirectionUp:
 		dirs = dirs[:1]
-	case "down":
+	case api.DirectionDown:
 		dirs = dirs[1:]
 	default:
-		return invalidParam("direction", "direction %q is not up, down or both", v)
+		return invalidParam(api.ParamDirection, "direction %q is not up, down or both", v)
 	}
 	if impact {
 		dirs = []catalog.Direction{catalog.Down}
 	}
 	depth := 0
-	if v := p.get("depth"); v != "" {
+	if v := p.get(api.ParamDepth); v != "" {
 		if depth, err = strconv.Atoi(v); err != nil || depth < 0 || depth > maxLineageDepth {
-			return invalidParam("depth", "depth %q is not a number from 0 (no bound) to %d", v, maxLineageDepth)
+			return invalidParam(api.ParamDepth, "depth %q is not a number from 0 (no bound) to %d", v, maxLineageDepth)
 		}
 	}
 	includeAttachments := false
-	switch v := p.get("include"); v {
+	switch v := p.get(api.ParamInclude); v {
 	case "":
-	case "attachments":
+	case api.IncludeAttachments:
 		includeAttachments = true
 	default:
-		return invalidParam("include", "include %q is not attachments", v)
+		return invalidParam(api.ParamInclude, "include %q is not attachments", v)
 	}
-	format := p.get("format")
+	format := p.get(api.ParamFormat)
 	switch format {
-	case "", "json", "dot", "mermaid":
+	case "", api.FormatJSON, api.FormatDot, api.FormatMermaid:
 	default:
-		return invalidParam("format", "format %q is not json, dot or mermaid", format)
+		return invalidParam(api.ParamFormat, "format %q is not json, dot or mermaid", format)
 	}
-	onlyType := p.get("artifact_type")
+	onlyType := p.get(api.ParamArtifactType)
 
 	ctx := r.Context()
 	if tag != "" {
 		if dgst, err = s.store.ResolveTag(ctx, repo, tag); err != nil {
-			return notFoundOr(err, "no tag %s in repository %s", tag, repo)
+			return registry.NotFoundOr(err, "no tag %s in repository %s", tag, repo)
 		}
 	}
 	root := catalog.Node{Repository: repo, Digest: dgst}
-	g := &lineageGraph{s: s, r: r, nodes: map[catalog.Node]*lineageNodeJSON{}, viewer: s.viewerOf(r, false), root: root, rootByDigest: tag == ""}
+	g := &lineageGraph{s: s, r: r, nodes: map[catalog.Node]*lineageNode{}, viewer: s.viewerOf(r, false), root: root, rootByDigest: tag == ""}
 	rootNode, err := g.node(root)
 	if err != nil {
 		return err
@@ -164,7 +97,7 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 	for _, dir := range dirs {
 		es, err := s.store.Lineage(ctx, root, dir, depth)
 		if err != nil {
-			return catalogUnavailable(err)
+			return registry.CatalogUnavailable(err)
 		}
 		if err := g.prefetch(es); err != nil {
 			return err
@@ -177,36 +110,36 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 		return errcode.New(errcode.NotFound, "no artifact %s in repository %s, and nothing refers to it", dgst, repo)
 	}
 
-	var nodes []lineageNodeJSON
+	var nodes []api.LineageNode
 	for _, n := range g.order {
 		jn := g.nodes[n]
 		if jn.hidden || (n != root && onlyType != "" && jn.ArtifactType != onlyType) {
 			continue
 		}
-		nodes = append(nodes, *jn)
+		nodes = append(nodes, jn.LineageNode)
 	}
 	kept := map[string]bool{}
 	for _, n := range nodes {
 		kept[n.Ref] = true
 	}
-	edges := []lineageEdgeJSON{}
+	edges := []api.LineageEdge{}
 	for _, e := range g.edges {
 		if kept[e.Child] && kept[e.Parent] {
 			edges = append(edges, e)
 		}
 	}
 	if impact {
-		return writeJSON(w, http.StatusOK, impactOf(nodeRef(root), nodes))
+		return writeJSON(w, http.StatusOK, impactOf(registry.NodeRef(root), nodes))
 	}
-	ans := lineageJSON{Root: nodeRef(root), Nodes: nodes, Edges: edges}
+	ans := api.Lineage{Root: registry.NodeRef(root), Nodes: nodes, Edges: edges}
 	switch format {
-	case "dot":
+	case api.FormatDot:
 		w.Header().Set("Content-Type", "text/vnd.graphviz; charset=utf-8")
-		_, err = w.Write([]byte(ans.dot()))
+		_, err = w.Write([]byte(lineageDot(ans)))
 		return err
-	case "mermaid":
+	case api.FormatMermaid:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, err = w.Write([]byte(ans.mermaid()))
+		_, err = w.Write([]byte(lineageMermaid(ans)))
 		return err
 	}
 	return writeJSON(w, http.StatusOK, ans)
@@ -216,10 +149,10 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 type lineageGraph struct {
 	s     *Server
 	r     *http.Request
-	nodes map[catalog.Node]*lineageNodeJSON
+	nodes map[catalog.Node]*lineageNode
 	order []catalog.Node // first seen first
-	edges []lineageEdgeJSON
-	seen  map[lineageEdgeJSON]bool
+	edges []api.LineageEdge
+	seen  map[api.LineageEdge]bool
 	// viewer is who asks; the root is theirs to see by digest when they
 	// named it so.
 	viewer       *catalog.Viewer
@@ -251,7 +184,7 @@ func (g *lineageGraph) prefetch(es []catalog.Edge) error {
 	}
 	ms, err := g.s.store.Manifests(g.r.Context(), want)
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
 	for i := range ms {
 		g.read[catalog.Node{Repository: ms[i].Repository, Digest: ms[i].Digest}] = &ms[i]
@@ -272,11 +205,11 @@ func (g *lineageGraph) manifest(n catalog.Node) (catalog.Manifest, error) {
 
 // node returns the answer's node n, reading it from the catalog the first
 // time.
-func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
+func (g *lineageGraph) node(n catalog.Node) (*lineageNode, error) {
 	if jn, ok := g.nodes[n]; ok {
 		return jn, nil
 	}
-	jn := &lineageNodeJSON{Ref: nodeRef(n), Registry: n.Registry, Repository: n.Repository, Digest: n.Digest, Tags: []string{}, Annotations: map[string]string{}}
+	jn := &lineageNode{LineageNode: api.LineageNode{Ref: registry.NodeRef(n), Registry: n.Registry, Repository: n.Repository, Digest: n.Digest, Tags: []string{}, Annotations: map[string]string{}}}
 	if n.Registry == "" {
 		m, err := g.manifest(n)
 		switch {
@@ -294,12 +227,12 @@ func (g *lineageGraph) node(n catalog.Node) (*lineageNodeJSON, error) {
 				jn.Signed = jn.Signed || sg.Verified
 				// Signatures under cosign's legacy tag have no edge to
 				// find them by.
-				if sg.Form == string(signing.FormTag) && !slices.ContainsFunc(jn.Attachments, func(a attachmentJSON) bool { return a.Digest == sg.Manifest }) {
-					jn.Attachments = append(jn.Attachments, attachmentJSON{Digest: sg.Manifest, ArtifactType: signing.ArtifactType})
+				if sg.Form == string(signing.FormTag) && !slices.ContainsFunc(jn.Attachments, func(a api.Attachment) bool { return a.Digest == sg.Manifest }) {
+					jn.Attachments = append(jn.Attachments, api.Attachment{Digest: sg.Manifest, ArtifactType: signing.ArtifactType})
 				}
 			}
 		case !errors.Is(err, catalog.ErrNotFound):
-			return nil, catalogUnavailable(err)
+			return nil, registry.CatalogUnavailable(err)
 		}
 	}
 	g.nodes[n] = jn
@@ -323,7 +256,7 @@ func (g *lineageGraph) sees(n catalog.Node, m catalog.Manifest) bool {
 // with what hangs below them, unless includeAttachments.
 func (g *lineageGraph) walk(root catalog.Node, dir catalog.Direction, es []catalog.Edge, includeAttachments bool) error {
 	if g.seen == nil {
-		g.seen = map[lineageEdgeJSON]bool{}
+		g.seen = map[api.LineageEdge]bool{}
 	}
 	next := map[catalog.Node][]catalog.Edge{}
 	for _, e := range es {
@@ -358,16 +291,16 @@ func (g *lineageGraph) walk(root catalog.Node, dir catalog.Direction, es []catal
 				if child.hidden || parent.hidden {
 					continue // the walk does not go through what the caller may not see
 				}
-				if e.Kind == catalog.EdgeSubject && attachmentTypes[child.ArtifactType] && !includeAttachments {
-					if dir == catalog.Down && !slices.ContainsFunc(parent.Attachments, func(a attachmentJSON) bool { return a.Digest == child.Digest }) {
-						parent.Attachments = append(parent.Attachments, attachmentJSON{Digest: child.Digest, ArtifactType: child.ArtifactType})
+				if e.Kind == catalog.EdgeSubject && registry.IsAttachment(child.ArtifactType) && !includeAttachments {
+					if dir == catalog.Down && !slices.ContainsFunc(parent.Attachments, func(a api.Attachment) bool { return a.Digest == child.Digest }) {
+						parent.Attachments = append(parent.Attachments, api.Attachment{Digest: child.Digest, ArtifactType: child.ArtifactType})
 					}
 					if to == e.Child {
 						g.forget(e.Child, root)
 						continue // nothing below an attachment is lineage
 					}
 				}
-				je := lineageEdgeJSON{Child: nodeRef(e.Child), Parent: nodeRef(e.Parent), Kind: string(e.Kind)}
+				je := api.LineageEdge{Child: registry.NodeRef(e.Child), Parent: registry.NodeRef(e.Parent), Kind: string(e.Kind)}
 				if !g.seen[je] {
 					g.seen[je] = true
 					g.edges = append(g.edges, je)
@@ -402,14 +335,14 @@ func (g *lineageGraph) forget(n, root catalog.Node) {
 }
 
 // impactOf groups the nodes below the root by depth.
-func impactOf(root string, nodes []lineageNodeJSON) impactJSON {
-	ans := impactJSON{Root: root, Levels: []impactLevelJSON{}}
+func impactOf(root string, nodes []api.LineageNode) api.Impact {
+	ans := api.Impact{Root: root, Levels: []api.ImpactLevel{}}
 	for _, n := range nodes {
 		if n.Depth <= 0 {
 			continue
 		}
 		for len(ans.Levels) < n.Depth {
-			ans.Levels = append(ans.Levels, impactLevelJSON{Depth: len(ans.Levels) + 1, Artifacts: []lineageNodeJSON{}})
+			ans.Levels = append(ans.Levels, api.ImpactLevel{Depth: len(ans.Levels) + 1, Artifacts: []api.LineageNode{}})
 		}
 		ans.Levels[n.Depth-1].Artifacts = append(ans.Levels[n.Depth-1].Artifacts, n)
 		ans.Total++
@@ -417,9 +350,9 @@ func impactOf(root string, nodes []lineageNodeJSON) impactJSON {
 	return ans
 }
 
-// label is a node's name in pictures: its repository, first tag or short
-// digest, and artifact type.
-func (n lineageNodeJSON) label() string {
+// nodeLabel is a node's name in pictures: its repository, first tag or
+// short digest, and artifact type.
+func nodeLabel(n api.LineageNode) string {
 	name := n.Digest.Encoded()
 	if len(name) > 12 {
 		name = name[:12]
@@ -440,8 +373,9 @@ func (n lineageNodeJSON) label() string {
 	return s
 }
 
-// dot draws the graph in Graphviz's language, parents above children.
-func (g lineageJSON) dot() string {
+// lineageDot draws the graph in Graphviz's language, parents above
+// children.
+func lineageDot(g api.Lineage) string {
 	var b strings.Builder
 	b.WriteString("digraph lineage {\n  rankdir=BT;\n  node [shape=box];\n")
 	ids := map[string]string{}
@@ -451,7 +385,7 @@ func (g lineageJSON) dot() string {
 		if n.Ref == g.Root {
 			style = ", style=bold"
 		}
-		fmt.Fprintf(&b, "  n%d [label=%q%s];\n", i, n.label(), style)
+		fmt.Fprintf(&b, "  n%d [label=%q%s];\n", i, nodeLabel(n), style)
 	}
 	for _, e := range g.Edges {
 		fmt.Fprintf(&b, "  %s -> %s [label=%q];\n", ids[e.Child], ids[e.Parent], e.Kind)
@@ -460,14 +394,15 @@ func (g lineageJSON) dot() string {
 	return b.String()
 }
 
-// mermaid draws the graph as a Mermaid flowchart, parents above children.
-func (g lineageJSON) mermaid() string {
+// lineageMermaid draws the graph as a Mermaid flowchart, parents above
+// children.
+func lineageMermaid(g api.Lineage) string {
 	var b strings.Builder
 	b.WriteString("flowchart BT\n")
 	ids := map[string]string{}
 	for i, n := range g.Nodes {
 		ids[n.Ref] = fmt.Sprintf("n%d", i)
-		label := strings.NewReplacer(`"`, "#quot;", "\n", "<br/>").Replace(n.label())
+		label := strings.NewReplacer(`"`, "#quot;", "\n", "<br/>").Replace(nodeLabel(n))
 		fmt.Fprintf(&b, "  n%d[\"%s\"]\n", i, label)
 	}
 	for _, e := range g.Edges {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/errcode"
 	"github.com/cairn-dev/cairn/registry"
 )
@@ -53,7 +54,7 @@ func (s *registryAPI) deleteManifest(w http.ResponseWriter, r *http.Request, rt 
 	}
 	if len(deleted) > 0 {
 		// The registry answers 202 without a body: say what went too.
-		body, _ := json.Marshal(map[string][]string{"deleted": deleted})
+		body, _ := json.Marshal(api.Deleted{Deleted: deleted})
 		res.SetBody("application/json", body)
 	}
 	return res.CopyTo(w)

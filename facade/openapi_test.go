@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +24,17 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/registry"
 )
 
 // The tests below hold openapi.json to the router and the handlers: the
 // document must be valid OpenAPI 3.0.3, describe every catalog API route
-// and no other, list exactly the query parameters each handler takes, and
-// its schemas must match what the handlers answer.
+// and no other, list exactly the query parameters each handler takes (each
+// one of the api package's names), and its schemas must match what the
+// handlers answer. openapi_types_test.go holds the schemas to the api
+// types themselves.
 
 // loadOpenAPI parses and validates the embedded document.
 func loadOpenAPI(t *testing.T) *openapi3.T {
@@ -170,7 +178,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			t.Errorf("components/schemas has no %s", name)
 		}
 	}
-	for _, name := range artifactParams {
+	for _, name := range api.ArtifactFilters {
 		if doc.Components.Parameters[name] == nil {
 			t.Errorf("components/parameters has no shared artifact filter %s", name)
 		}
@@ -263,8 +271,54 @@ func matchRoute(t *testing.T, router *mux.Router, routes []catalogRoute, covered
 	}
 }
 
+// apiParams returns the values of the api package's Param constants, read
+// from its source: a constant added there must be documented too.
+func apiParams(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob("../api/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if !strings.HasPrefix(n.Name, "Param") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("api.%s is not a string literal", n.Name)
+					}
+					v, _ := strconv.Unquote(lit.Value)
+					out[n.Name] = v
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("found no Param constants in ../api")
+	}
+	return out
+}
+
 // TestOpenAPIParameters checks that every query parameter a handler takes
-// is documented, on the operation that takes it and only there.
+// is documented, on the operation that takes it and only there, and that
+// each is one of the api package's names.
 func TestOpenAPIParameters(t *testing.T) {
 	doc := loadOpenAPI(t)
 
@@ -278,9 +332,23 @@ func TestOpenAPIParameters(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range append(slices.Clone(artifactParams), "sort", "limit", "page_token", "prefix", "id") {
+	for _, name := range append(slices.Clone(api.ArtifactFilters), api.ParamSort, api.ParamLimit, api.ParamPageToken, api.ParamPrefix, api.ParamID) {
 		if !documented[name] {
 			t.Errorf("query parameter %s is taken by a handler but not in openapi.json", name)
+		}
+	}
+	// Both sides spell parameters with api's constants: each is
+	// documented, and each documented parameter is one of them.
+	consts := map[string]bool{}
+	for name, v := range apiParams(t) {
+		consts[v] = true
+		if !documented[v] {
+			t.Errorf("api.%s (%q) is no query parameter of openapi.json", name, v)
+		}
+	}
+	for name := range documented {
+		if !consts[name] {
+			t.Errorf("query parameter %s of openapi.json has no constant in package api", name)
 		}
 	}
 

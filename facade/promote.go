@@ -7,8 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
 	"github.com/cairn-dev/cairn/registry"
@@ -17,15 +16,6 @@ import (
 // maxPromoteBody bounds a promote request's JSON body.
 const maxPromoteBody = 4 << 10
 
-type promoteJSON struct {
-	Repository string        `json:"repository"`
-	Digest     digest.Digest `json:"digest"`
-	Visibility string        `json:"visibility"`
-	// Changed lists every artifact whose visibility moved: the one named,
-	// the manifests of an index, and its signatures and attachments.
-	Changed []string `json:"changed"`
-}
-
 // promote answers POST /api/v1/artifacts/{repository}@{digest}/promote:
 // an artifact's owner or an admin moves it up the ladder.
 func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
@@ -33,11 +23,11 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errcode.New(errcode.NotFound, "no endpoint %s %s; POST /api/v1/artifacts/{repository}@{digest}/promote changes an artifact's visibility", r.Method, r.URL.Path)
 	}
-	params, err := newParams(r.URL, "to")
+	params, err := newParams(r.URL, api.ParamTo)
 	if err != nil {
 		return err
 	}
-	to, err := promoteTarget(w, r, params.get("to"))
+	to, err := promoteTarget(w, r, params.get(api.ParamTo))
 	if err != nil {
 		return err
 	}
@@ -59,7 +49,7 @@ func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, promoteJSON{Repository: done.Repository, Digest: done.Digest, Visibility: string(done.Visibility), Changed: done.Changed})
+	return writeJSON(w, http.StatusOK, api.Promotion{Repository: done.Repository, Digest: done.Digest, Visibility: string(done.Visibility), Changed: done.Changed})
 }
 
 // promoteTarget reads where a promotion goes: ?to= or {"to": …}.
@@ -74,27 +64,25 @@ func promoteTarget(w http.ResponseWriter, r *http.Request, query string) (catalo
 		return "", errcode.Wrap(errcode.InvalidParameter, err, "reading the request body failed: %v", err)
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
-		var req struct {
-			To string `json:"to"`
-		}
+		var req api.PromotionRequest
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			return "", invalidParam("body", "the body is not {\"to\": \"unlisted\"|\"public\"|\"private\"}: %v", err)
 		}
 		if to != "" && req.To != "" && to != req.To {
-			return "", invalidParam("to", "to=%s in the query and %q in the body disagree; give one", to, req.To)
+			return "", invalidParam(api.ParamTo, "to=%s in the query and %q in the body disagree; give one", to, req.To)
 		}
 		if req.To != "" {
 			to = req.To
 		}
 	}
 	if to == "" {
-		return "", invalidParam("to", "to is required: private, unlisted or public")
+		return "", invalidParam(api.ParamTo, "to is required: private, unlisted or public")
 	}
 	v, err := catalog.ParseVisibility(to)
 	if err != nil || v == catalog.Staged {
-		return "", invalidParam("to", "to=%q: give private, unlisted or public (artifacts only move up from staged)", to)
+		return "", invalidParam(api.ParamTo, "to=%q: give private, unlisted or public (artifacts only move up from staged)", to)
 	}
 	return v, nil
 }

@@ -8,21 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/errcode"
+	"github.com/cairn-dev/cairn/registry"
 )
-
-// tokenInfoJSON is a token as /api/v1/tokens lists it: never its secret.
-type tokenInfoJSON struct {
-	ID         string     `json:"id"`
-	User       string     `json:"user"`
-	Scopes     []string   `json:"scopes"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
-}
 
 func timeOrNil(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -31,8 +22,9 @@ func timeOrNil(t time.Time) *time.Time {
 	return &t
 }
 
-func toTokenInfo(t catalog.Token) tokenInfoJSON {
-	return tokenInfoJSON{ID: t.ID, User: t.User, Scopes: strings.Fields(t.Scopes), CreatedAt: t.CreatedAt,
+// toTokenInfo renders a token as the API lists it: never its secret.
+func toTokenInfo(t catalog.Token) api.TokenInfo {
+	return api.TokenInfo{ID: t.ID, User: t.User, Scopes: strings.Fields(t.Scopes), CreatedAt: t.CreatedAt,
 		ExpiresAt: timeOrNil(t.ExpiresAt), LastUsedAt: timeOrNil(t.LastUsedAt), RevokedAt: timeOrNil(t.RevokedAt)}
 }
 
@@ -57,21 +49,15 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		ts, err := s.store.Tokens(r.Context())
 		if err != nil {
-			return catalogUnavailable(err)
+			return registry.CatalogUnavailable(err)
 		}
-		out := struct {
-			Tokens []tokenInfoJSON `json:"tokens"`
-		}{Tokens: []tokenInfoJSON{}}
+		out := api.TokenList{Tokens: []api.TokenInfo{}}
 		for _, t := range ts {
 			out.Tokens = append(out.Tokens, toTokenInfo(t))
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
-	var req struct {
-		User    string   `json:"user"`
-		Scopes  []string `json:"scopes"`
-		Expires string   `json:"expires"`
-	}
+	var req api.TokenRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -98,12 +84,9 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	ct := catalog.Token{ID: tok.ID, User: tok.User, Scopes: tok.Scopes.String(), Hash: tok.Hash, CreatedAt: tok.CreatedAt, ExpiresAt: tok.ExpiresAt}
 	if err := s.store.CreateToken(r.Context(), ct); err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
-	out := struct {
-		tokenInfoJSON
-		Token string `json:"token"`
-	}{toTokenInfo(ct), secret}
+	out := api.IssuedToken{TokenInfo: toTokenInfo(ct), Token: secret}
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusCreated, out)
 }
@@ -122,7 +105,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return errcode.New(errcode.NotFound, "no token has id %q; GET /api/v1/tokens lists them", id)
 	}
 	if err != nil {
-		return catalogUnavailable(err)
+		return registry.CatalogUnavailable(err)
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+	return writeJSON(w, http.StatusOK, api.Revoked{Revoked: id})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/registry"
@@ -228,7 +229,7 @@ func TestVisibilityMatrix(t *testing.T) {
 			t.Errorf("_catalog for %s: %s", who, body)
 		}
 		_, _, body := f.do(who, "GET", "/api/v1/repositories", nil, "")
-		var ans struct{ Repositories []repositoryJSON }
+		var ans api.RepositoryPage
 		if err := json.Unmarshal([]byte(body), &ans); err != nil || len(ans.Repositories) != 1 || ans.Repositories[0].Artifacts != 1 {
 			t.Errorf("repositories for %s count what they cannot see: %s", who, body)
 		}

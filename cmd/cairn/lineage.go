@@ -143,7 +143,7 @@ func lineageLabel(nodes map[string]client.LineageNode, ref string) string {
 	if len(n.Tags) > 0 {
 		name += ":" + strings.Join(n.Tags, ",")
 	} else {
-		d := n.Digest
+		d := n.Digest.String()
 		if _, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
 			d = d[:len(d)-len(hex)] + hex[:12]
 		}

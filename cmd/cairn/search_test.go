@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-dev/cairn/api"
 	"github.com/cairn-dev/cairn/client"
 )
 
@@ -76,18 +77,18 @@ func TestTableColumns(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 	arts := []client.Artifact{
-		{
+		{Artifact: api.Artifact{
 			Repository: "datasets/neurips", Digest: "sha256:8773f598a39493c114720b34eb4836973dfec995ad2212e4fd052f91e607ca26",
 			MediaType: "application/vnd.oci.image.manifest.v1+json", ArtifactType: "application/vnd.cairn.embeddings.v1",
 			Size: 1258291, Tags: []string{}, Annotations: map[string]string{"org.example.year": "2024", "org.example.model": "qwen3\tx"},
 			PushedAt: now.Add(-2 * time.Hour),
-		},
-		{
+		}},
+		{Artifact: api.Artifact{
 			Repository: "models/llama", Digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			MediaType: "application/vnd.oci.image.manifest.v1+json",
 			Size:      512, Tags: []string{"latest", "v1"}, Annotations: map[string]string{},
 			PushedAt: now.Add(-3 * time.Minute), Signed: true,
-		},
+		}},
 	}
 	var buf bytes.Buffer
 	if err := writeTable(&buf, arts, []string{"org.example.year", "org.example.model"}, now); err != nil {
