@@ -252,7 +252,7 @@ func actionNames(as []auth.Action) []string {
 
 // authorizeAPI lets a catalog API request through to callers that may
 // do action on every repository (events: admins).
-func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action auth.Action) error {
+func (s *catalogAPI) authorizeAPI(w http.ResponseWriter, r *http.Request, action auth.Action) error {
 	p, err := s.principalOf(r)
 	if err != nil {
 		return err
@@ -270,7 +270,7 @@ func (s *Server) authorizeAPI(w http.ResponseWriter, r *http.Request, action aut
 // issueToken is GET /auth/token: basic credentials (user and cairn token)
 // or none, exchanged for a bearer token holding the scopes asked for that
 // the caller holds.
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) issueToken(w http.ResponseWriter, r *http.Request) error {
 	if s.policy == nil {
 		return errcode.New(errcode.NotFound, "access control is off: no token is needed")
 	}
@@ -329,7 +329,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 
 // gated wraps a catalog API handler with authorizeAPI when access control
 // is on.
-func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
+func (s *catalogAPI) gated(action auth.Action, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if s.policy != nil {
 			if err := s.authorizeAPI(w, r, action); err != nil {
@@ -343,7 +343,7 @@ func (s *Server) gated(action auth.Action, h handlerFunc) handlerFunc {
 // viewing wraps a catalog API read: with access control on, the caller's
 // principal goes in the request's context and the handler answers what
 // they may see (anonymous callers: what is public).
-func (s *Server) viewing(h handlerFunc) handlerFunc {
+func (s *catalogAPI) viewing(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if s.policy != nil {
 			p, err := s.principalOf(r)

@@ -60,7 +60,7 @@ func toSignature(sg catalog.Signature) api.Signature {
 }
 
 // listArtifacts answers GET /api/v1/artifacts.
-func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	p, err := newParams(r.URL, append([]string{api.ParamSort, api.ParamLimit, api.ParamPageToken}, api.ArtifactFilters...)...)
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 
 // getArtifact answers GET /api/v1/artifacts/{repository}@{digest} and
 // /api/v1/artifacts/{repository}:{tag}: one artifact with its referrers.
-func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}
@@ -113,33 +113,16 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if tag != "" {
-		if dgst, err = s.store.ResolveTag(ctx, repo, tag); err != nil {
-			return registry.NotFoundOr(err, "no tag %s in repository %s", tag, repo)
-		}
-	}
-	m, err := s.store.Manifest(ctx, repo, dgst)
-	if err == nil && !s.viewerOf(r, tag == "").Sees(repo, m.Owner, m.Visibility) {
-		err = catalog.ErrNotFound // not there, as far as the caller can tell
-	}
+	found, err := s.core.Artifact(r.Context(), principalFrom(r), repo, tag, dgst)
 	if err != nil {
-		return registry.NotFoundOr(err, "no artifact %s in repository %s", dgst, repo)
+		return err
 	}
-	refs, err := s.store.Referrers(ctx, repo, dgst, "")
-	if err != nil {
-		return registry.CatalogUnavailable(err)
-	}
-	a := toArtifact(m)
+	a := toArtifact(found.Manifest)
 	if s.policy != nil {
-		a.Visibility = string(s.policy.Effective(repo, m.Visibility))
+		a.Visibility = string(found.Visibility)
 	}
-	// Referrers are found through their subject's digest, as on /v2/.
-	v := s.viewerOf(r, true)
-	for _, ref := range refs {
-		if v.Sees(repo, ref.Owner, ref.Visibility) {
-			a.Referrers = append(a.Referrers, toArtifact(ref))
-		}
+	for _, ref := range found.Referrers {
+		a.Referrers = append(a.Referrers, toArtifact(ref))
 	}
 	return writeJSON(w, http.StatusOK, a)
 }

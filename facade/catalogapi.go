@@ -13,7 +13,7 @@ import (
 )
 
 // listRepositories answers GET /api/v1/repositories.
-func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) listRepositories(w http.ResponseWriter, r *http.Request) error {
 	p, err := newParams(r.URL, api.ParamPrefix, api.ParamLimit, api.ParamPageToken)
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 // annotationFacets answers GET /api/v1/annotations (keys) and
 // GET /api/v1/annotations/{key}/values, over the artifacts the filters
 // select.
-func (s *Server) annotationFacets(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) annotationFacets(w http.ResponseWriter, r *http.Request) error {
 	p, err := newParams(r.URL, append([]string{api.ParamLimit}, api.ArtifactFilters...)...)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (s *Server) annotationFacets(w http.ResponseWriter, r *http.Request) error 
 const maxBlobUses = 1000
 
 // blobUses answers GET /api/v1/blobs/{digest}: every place a blob is used.
-func (s *Server) blobUses(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) blobUses(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (s *Server) blobUses(w http.ResponseWriter, r *http.Request) error {
 }
 
 // resolvePath answers GET /resolve/hash://{alg}/{hex}.
-func (s *Server) resolvePath(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) resolvePath(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Server) resolvePath(w http.ResponseWriter, r *http.Request) error {
 }
 
 // resolveQuery answers GET /api/v1/resolve?id=hash://{alg}/{hex}.
-func (s *Server) resolveQuery(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) resolveQuery(w http.ResponseWriter, r *http.Request) error {
 	p, err := newParams(r.URL, api.ParamID)
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (s *Server) resolveQuery(w http.ResponseWriter, r *http.Request) error {
 
 // resolve redirects a content id to the blob (or manifest) in one
 // repository that holds it.
-func (s *Server) resolve(w http.ResponseWriter, r *http.Request, id string) error {
+func (s *catalogAPI) resolve(w http.ResponseWriter, r *http.Request, id string) error {
 	d, err := registry.ParseContentID(id)
 	if err != nil {
 		return invalidParam(api.ParamID, "%v", err)

@@ -40,7 +40,7 @@ type cloudEvent struct {
 // queues the repository and walks it in the engine, so the catalog ends up
 // as the engine is, whatever the event said. Binary and structured
 // CloudEvents are both accepted.
-func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) postEvent(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 //go:embed openapi.json
 var openAPIDocument []byte
 
-func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) openAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

@@ -18,7 +18,7 @@ const maxPromoteBody = 4 << 10
 
 // promote answers POST /api/v1/artifacts/{repository}@{digest}/promote:
 // an artifact's owner or an admin moves it up the ladder.
-func (s *Server) promote(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) promote(w http.ResponseWriter, r *http.Request) error {
 	ref, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/artifacts/"), "/promote")
 	if !ok {
 		return errcode.New(errcode.NotFound, "no endpoint %s %s; POST /api/v1/artifacts/{repository}@{digest}/promote changes an artifact's visibility", r.Method, r.URL.Path)

@@ -31,7 +31,7 @@ func toTokenInfo(t catalog.Token) api.TokenInfo {
 // adminOnly answers unless the caller may administer every repository;
 // with access control off there are no tokens to manage over HTTP (an
 // open server would hand them to anyone).
-func (s *Server) adminOnly(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) adminOnly(w http.ResponseWriter, r *http.Request) error {
 	if s.policy == nil {
 		return errcode.New(errcode.NotFound, "access control is off: tokens are managed with cairn token on the server's machine")
 	}
@@ -39,7 +39,7 @@ func (s *Server) adminOnly(w http.ResponseWriter, r *http.Request) error {
 }
 
 // tokens is /api/v1/tokens: GET lists, POST issues.
-func (s *Server) tokens(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) tokens(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *Server) tokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revokeToken is DELETE /api/v1/tokens/{id}.
-func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}

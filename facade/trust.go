@@ -8,7 +8,7 @@ import (
 )
 
 // apiTrust answers GET /api/v1/trust: the keys trusted by prefix.
-func (s *Server) apiTrust(w http.ResponseWriter, r *http.Request) error {
+func (s *catalogAPI) apiTrust(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}
