@@ -2,7 +2,6 @@ package facade
 
 import (
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -44,15 +43,9 @@ func (s *catalogAPI) postEvent(w http.ResponseWriter, r *http.Request) error {
 	if _, err := newParams(r.URL); err != nil {
 		return err
 	}
-	if r.ContentLength > maxEventSize {
-		return errcode.New(errcode.BodyTooLarge, "event is %d bytes; at most %d are accepted", r.ContentLength, maxEventSize)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxEventSize+1))
+	body, err := readBody(w, r, maxEventSize, "event")
 	if err != nil {
-		return errcode.Wrap(errcode.InvalidParameter, err, "reading the event failed: %v", err)
-	}
-	if len(body) > maxEventSize {
-		return errcode.New(errcode.BodyTooLarge, "event is over %d bytes", maxEventSize)
+		return err
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	typ, data := r.Header.Get("Ce-Type"), json.RawMessage(body)

@@ -2,8 +2,6 @@ package facade
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -55,13 +53,9 @@ func (s *catalogAPI) promote(w http.ResponseWriter, r *http.Request) error {
 // promoteTarget reads where a promotion goes: ?to= or {"to": …}.
 func promoteTarget(w http.ResponseWriter, r *http.Request, query string) (catalog.Visibility, error) {
 	to := query
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPromoteBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return "", errcode.New(errcode.BodyTooLarge, "the request body is over %d bytes; send {\"to\":\"public\"} or nothing", maxPromoteBody)
-	case err != nil:
-		return "", errcode.Wrap(errcode.InvalidParameter, err, "reading the request body failed: %v", err)
+	body, err := readBody(w, r, maxPromoteBody, `the request body (send {"to":"public"} or nothing)`)
+	if err != nil {
+		return "", err
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
 		var req api.PromotionRequest

@@ -1,9 +1,9 @@
 package facade
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -27,6 +27,9 @@ func toTokenInfo(t catalog.Token) api.TokenInfo {
 	return api.TokenInfo{ID: t.ID, User: t.User, Scopes: strings.Fields(t.Scopes), CreatedAt: t.CreatedAt,
 		ExpiresAt: timeOrNil(t.ExpiresAt), LastUsedAt: timeOrNil(t.LastUsedAt), RevokedAt: timeOrNil(t.RevokedAt)}
 }
+
+// maxTokenRequest bounds a token request's JSON body.
+const maxTokenRequest = 64 << 10
 
 // adminOnly answers unless the caller may administer every repository;
 // with access control off there are no tokens to manage over HTTP (an
@@ -57,8 +60,12 @@ func (s *catalogAPI) tokens(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
+	body, err := readBody(w, r, maxTokenRequest, "the token request")
+	if err != nil {
+		return err
+	}
 	var req api.TokenRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return invalidParam("body", "the body is not {\"user\":…,\"scopes\":[…],\"expires\":…}: %v", err)
