@@ -24,9 +24,6 @@ import (
 // running cairn; crane reads it back: an index of both platforms, the
 // configs and labels, and a filesystem whose cairn runs here.
 func TestImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds cairn for two platforms and starts it")
-	}
 	tool(t, "crane")
 	const (
 		version  = "v0.0.0-e2e-image"

@@ -147,9 +147,6 @@ func manifestSize(t *testing.T, c *cairn, repo string, d digest.Digest) int {
 // refuses to serve; corrupt, foreign and wrongly keyed signatures never
 // count; deleting a signature or distrusting its key takes the state back.
 func TestSignatures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn and runs cosign")
-	}
 	signaturesScenario(t)
 }
 
