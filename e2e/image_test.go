@@ -114,8 +114,9 @@ func TestImage(t *testing.T) {
 }
 
 // imageGo runs the go command in the module's root with extra environment
-// and returns its standard output. The private DOCKER_CONFIG keeps the
-// user's registry credentials out of mkimage's push.
+// and returns its standard output. Private credential stores keep the
+// user's registry credentials out of mkimage's push (credentialVars; HOME
+// stays, for go's caches).
 func imageGo(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -126,7 +127,7 @@ func imageGo(t *testing.T, env []string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	cmd.Env = environ(append(credentialVars(t.TempDir()), env...)...)
 	what := strings.Join(append(slices.Clone(env), "go", args[0]), " ")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -36,7 +36,7 @@ func (e *trustEnv) runTool(name string, env []string, args ...string) (string, e
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool(e.t, name), args...)
-	cmd.Env = append(append(os.Environ(), "HOME="+e.c.home(), "COSIGN_PASSWORD="+trustPassword), env...)
+	cmd.Env = environ(append(append(homeVars(e.c.home()), "COSIGN_PASSWORD="+trustPassword), env...)...)
 	cmd.Dir = e.dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
