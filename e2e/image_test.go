@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestImage builds cairn for linux/amd64 and linux/arm64, assembles the
@@ -47,11 +48,11 @@ func TestImage(t *testing.T) {
 	mustf(t, printed == pushed, "mkimage printed %q, the registry holds %q", printed, pushed)
 
 	wantAnn := map[string]string{
-		"org.opencontainers.image.title":    "cairn",
-		"org.opencontainers.image.source":   "https://github.com/cairn-dev/cairn",
-		"org.opencontainers.image.version":  version,
-		"org.opencontainers.image.revision": revision,
-		"org.opencontainers.image.created":  created,
+		ocispec.AnnotationTitle:    "cairn",
+		ocispec.AnnotationSource:   "https://github.com/cairn-dev/cairn",
+		ocispec.AnnotationVersion:  version,
+		ocispec.AnnotationRevision: revision,
+		ocispec.AnnotationCreated:  created,
 	}
 	idx, err := v1.ParseIndexManifest(strings.NewReader(c.run("crane", "manifest", "--insecure", ref)))
 	mustf(t, err == nil, "index: %v", err)
