@@ -3,9 +3,9 @@ package annotations
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -30,17 +30,38 @@ func (r Ref) String() string {
 // that does not parse.
 var ErrInvalidDerivedFrom = errors.New("invalid " + DerivedFrom + " annotation")
 
-// repositoryName is the distribution spec's grammar of repository names.
-var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+// nameHost stands in for a registry host so that a repository is checked
+// as the path of a reference: the reference package matches names with an
+// optional host, and a first component such as "Team" (upper case) would
+// pass there as one.
+const nameHost = "cairn.invalid"
+
+// validRepository reports whether name is a repository name by the
+// distribution spec's grammar, at most 255 characters.
+func validRepository(name string) bool {
+	named, err := reference.WithName(nameHost + "/" + name)
+	return err == nil && reference.Domain(named) == nameHost && reference.Path(named) == name
+}
+
+// splitRegistry splits a name into its registry host and repository by
+// docker's rule: the first component names a registry when it holds a dot
+// or a colon or is localhost. (The reference package's own split also
+// takes an upper-case first component for a host and rewrites Docker
+// Hub's names, which cairn does not.)
+func splitRegistry(name string) (registry, repository string) {
+	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first, rest
+	}
+	return "", name
+}
 
 // maxDerivedFrom bounds how many references one annotation may list.
 const maxDerivedFrom = 256
 
 // ParseDerivedFrom parses a DerivedFrom annotation: references separated by
 // commas (spaces around them are ignored), each repository@digest or
-// registry/repository@digest, where the first path element is a registry
-// when it holds a dot or a colon or is localhost (as docker reads image
-// names). Duplicates are dropped.
+// registry/repository@digest (splitRegistry tells them apart). Duplicates
+// are dropped.
 func ParseDerivedFrom(v string) ([]Ref, error) {
 	var refs []Ref
 	seen := map[Ref]bool{}
@@ -60,11 +81,9 @@ func ParseDerivedFrom(v string) ([]Ref, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q: digest %q: %v", ErrInvalidDerivedFrom, part, dg, err)
 		}
-		r := Ref{Repository: name, Digest: d}
-		if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
-			r.Registry, r.Repository = first, rest
-		}
-		if !repositoryName.MatchString(r.Repository) || len(r.Repository) > 255 {
+		r := Ref{Digest: d}
+		r.Registry, r.Repository = splitRegistry(name)
+		if !validRepository(r.Repository) {
 			return nil, fmt.Errorf("%w: %q: %q is not a repository name (lower case letters, digits and separators, as in team/dataset)", ErrInvalidDerivedFrom, part, r.Repository)
 		}
 		if !seen[r] {

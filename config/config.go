@@ -1,5 +1,8 @@
-// Package config holds cairn serve's settings and reads them from a YAML
-// file, CAIRN_* environment variables and flags, in rising precedence.
+// Package config holds cairn serve's settings: their defaults (Default),
+// the YAML file they are read from (LoadFile, unknown keys refused) and
+// their checks (Validate). The CAIRN_* environment variables and flags
+// that take precedence over the file are laid over it by cmd/cairn
+// (flag > environment > file > default).
 package config
 
 import (

@@ -20,9 +20,6 @@ import (
 // cannot push or delete, a revoked token fails on its next request, and
 // the catalog API answers each caller what they may read.
 func TestAccess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn")
-	}
 	base := t.TempDir()
 	dataDir := filepath.Join(base, "data")
 	issue := func(user, scope string) (secret, id string) {

@@ -11,9 +11,6 @@ import (
 // headers, ranges, conditional requests, HEAD, and that a blob is served
 // only from repositories that hold it, and not after its deletion.
 func TestBlobReads(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn")
-	}
 	c := startCairn(t)
 	base := c.url("")
 	content := []byte(strings.Repeat("0123456789", 500))

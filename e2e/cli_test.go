@@ -35,7 +35,7 @@ func runCLIIn(t *testing.T, dir string, env []string, args ...string) cliResult 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "CAIRN_SERVER="), env...)
+	cmd.Env = environ(append(append(homeVars(t.TempDir()), "CAIRN_SERVER="), env...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -56,7 +56,7 @@ func BenchmarkCLI(b *testing.B) {
 	}
 	home := filepath.Join(work, "home")
 	mkdir(b, home)
-	env := append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"), "CAIRN_PLAIN_HTTP=true")
+	env := environ(append(homeVars(home), "CAIRN_PLAIN_HTTP=true")...)
 	seq := 0
 	for _, tc := range cases {
 		for _, client := range []string{"cairn", "oras"} {

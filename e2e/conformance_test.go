@@ -36,9 +36,6 @@ func tail(s string, n int) string {
 // cairn, and fails on any failure. docs/conformance.md says what is skipped
 // and why.
 func TestConformance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the conformance suite starts a server; not in -short")
-	}
 	suite := tool(t, "conformance")
 	c := startCairn(t)
 	dir := t.TempDir()

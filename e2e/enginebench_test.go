@@ -43,7 +43,7 @@ func BenchmarkEngineVsZot(b *testing.B) {
 	targets := benchTargets(b, bin, zot, work)
 	home := filepath.Join(work, "home")
 	mkdir(b, home)
-	env := append(os.Environ(), "HOME="+home)
+	env := environ(homeVars(home)...)
 	run := func(dir string, args ...string) time.Duration {
 		b.Helper()
 		// The targets share one filesystem: what one left unsynced (zot by

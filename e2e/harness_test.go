@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +28,20 @@ type cairn struct {
 	cmd     *exec.Cmd
 	logPath string
 	done    chan error
+}
+
+// TestMain skips the whole package under -short, so that make test-short
+// passes on a machine with nothing installed: every test here starts the
+// cairn binary or a real client. Without -short nothing is skipped, and a
+// missing CAIRN_BIN or client fails each test that needs it (binary, tool),
+// so make test can never pass by running nothing.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped under -short (make test runs them)")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
 
 // binary returns the cairn binary under test.
@@ -176,7 +192,7 @@ func (c *cairn) tryRun(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool(c.t, name), args...)
-	cmd.Env = append(os.Environ(), "HOME="+c.home())
+	cmd.Env = environ(homeVars(c.home())...)
 	cmd.Dir = c.workDir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -187,15 +203,72 @@ func (c *cairn) tryRun(name string, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// home is a private HOME for clients, so no user configuration leaks in;
-// regctl is told the server speaks plain HTTP.
+// home is a private home for clients, so no user configuration leaks in
+// and clients of other homes share no login (homeVars).
 func (c *cairn) home() string {
 	h := filepath.Join(c.dataDir, "..", "home")
 	if _, err := os.Stat(h); err == nil {
 		return h
 	}
-	_ = os.MkdirAll(filepath.Join(h, ".regctl"), 0o700)
+	for _, d := range []string{".regctl", "run"} {
+		_ = os.MkdirAll(filepath.Join(h, d), 0o700)
+	}
 	return h
+}
+
+// credentialVars point every credential store the clients read into dir,
+// whatever the parent environment says (CI systems often set
+// DOCKER_CONFIG): docker's config (oras, crane, cosign, regctl's and
+// cairn's logins), the containers auth file (crane and cosign read
+// REGISTRY_AUTH_FILE, then XDG_RUNTIME_DIR/containers/auth.json),
+// regctl's own config and helm's registry config.
+func credentialVars(dir string) []string {
+	return []string{
+		"DOCKER_CONFIG=" + filepath.Join(dir, ".docker"),
+		"REGISTRY_AUTH_FILE=" + filepath.Join(dir, ".config", "containers", "auth.json"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"),
+		"REGCTL_CONFIG=" + filepath.Join(dir, ".regctl", "config.json"),
+		"HELM_REGISTRY_CONFIG=" + filepath.Join(dir, ".config", "helm", "registry", "config.json"),
+	}
+}
+
+// homeVars make home a client's HOME and put every per-user settings
+// directory, and every credential store, under it.
+func homeVars(home string) []string {
+	return append([]string{
+		"HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+		"HELM_CONFIG_HOME=" + filepath.Join(home, ".config", "helm"),
+		"HELM_CACHE_HOME=" + filepath.Join(home, ".cache", "helm"),
+		"HELM_DATA_HOME=" + filepath.Join(home, ".local", "share", "helm"),
+	}, credentialVars(home)...)
+}
+
+// unsetVars carry credentials in the environment itself; no client run
+// sees the parent's.
+var unsetVars = []string{"DOCKER_AUTH_CONFIG"}
+
+// environ is the parent's environment with unsetVars removed and vars
+// (KEY=VALUE) set, each replacing the parent's value of its key; among
+// vars, a later one of a key wins.
+func environ(vars ...string) []string {
+	drop := map[string]bool{}
+	for _, k := range unsetVars {
+		drop[k] = true
+	}
+	for _, kv := range vars {
+		k, _, _ := strings.Cut(kv, "=")
+		drop[k] = true
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !drop[k] {
+			env = append(env, kv)
+		}
+	}
+	return append(env, vars...)
 }
 
 // regctlHost marks a registry as plain HTTP for regctl.

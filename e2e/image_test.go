@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestImage builds cairn for linux/amd64 and linux/arm64, assembles the
@@ -24,9 +25,6 @@ import (
 // running cairn; crane reads it back: an index of both platforms, the
 // configs and labels, and a filesystem whose cairn runs here.
 func TestImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds cairn for two platforms and starts it")
-	}
 	tool(t, "crane")
 	const (
 		version  = "v0.0.0-e2e-image"
@@ -50,11 +48,11 @@ func TestImage(t *testing.T) {
 	mustf(t, printed == pushed, "mkimage printed %q, the registry holds %q", printed, pushed)
 
 	wantAnn := map[string]string{
-		"org.opencontainers.image.title":    "cairn",
-		"org.opencontainers.image.source":   "https://github.com/cairn-dev/cairn",
-		"org.opencontainers.image.version":  version,
-		"org.opencontainers.image.revision": revision,
-		"org.opencontainers.image.created":  created,
+		ocispec.AnnotationTitle:    "cairn",
+		ocispec.AnnotationSource:   "https://github.com/cairn-dev/cairn",
+		ocispec.AnnotationVersion:  version,
+		ocispec.AnnotationRevision: revision,
+		ocispec.AnnotationCreated:  created,
 	}
 	idx, err := v1.ParseIndexManifest(strings.NewReader(c.run("crane", "manifest", "--insecure", ref)))
 	mustf(t, err == nil, "index: %v", err)
@@ -117,8 +115,9 @@ func TestImage(t *testing.T) {
 }
 
 // imageGo runs the go command in the module's root with extra environment
-// and returns its standard output. The private DOCKER_CONFIG keeps the
-// user's registry credentials out of mkimage's push.
+// and returns its standard output. Private credential stores keep the
+// user's registry credentials out of mkimage's push (credentialVars; HOME
+// stays, for go's caches).
 func imageGo(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -129,7 +128,7 @@ func imageGo(t *testing.T, env []string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), env...)
+	cmd.Env = environ(append(credentialVars(t.TempDir()), env...)...)
 	what := strings.Join(append(slices.Clone(env), "go", args[0]), " ")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -382,9 +382,6 @@ func (r kfpRun) ok(t *testing.T, c *cairn) kfpRun {
 // from both, each pushed with the run's identity; then it asks the catalog
 // for the run and the lineage, and pulls the cache and the dataset back.
 func TestKubeflowComponents(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn")
-	}
 	push := loadComponent(t, "../integrations/kubeflow/push.yaml")
 	pull := loadComponent(t, "../integrations/kubeflow/pull.yaml")
 	for _, comp := range []*kfpComponent{push, pull} {

@@ -123,7 +123,7 @@ func TestPullInterrupted(t *testing.T) {
 
 	for _, sig := range []os.Signal{syscall.SIGKILL, syscall.SIGINT} {
 		cmd := exec.Command(binary(t), "pull", proxy.addr()+"/datasets/big:v2", "-o", "target")
-		cmd.Env, cmd.Dir = append(os.Environ(), e.env...), e.dir
+		cmd.Env, cmd.Dir = environ(e.env...), e.dir
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -204,8 +204,8 @@ func TestPullDigestMismatch(t *testing.T) {
 }
 
 // TestPushPullCredentials puts a registry that demands basic
-// authentication in front of cairn serve (cairn has no access control of
-// its own yet) and checks where credentials come from, in order: flags,
+// authentication in front of cairn serve (started without --auth) and
+// checks where the cairn client's credentials come from, in order: flags,
 // environment, .env, docker's config.json.
 func TestPushPullCredentials(t *testing.T) {
 	c := startCairn(t)
@@ -251,11 +251,11 @@ func TestPushPullCredentials(t *testing.T) {
 	// docker's config.json, read as regclient reads it; the environment wins.
 	docker := newCLIEnv(t)
 	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte("alice:s3cret")))
-	home := strings.TrimPrefix(docker.env[1], "DOCKER_CONFIG=")
-	if err := os.MkdirAll(home, 0o700); err != nil {
+	dockerConfig := filepath.Join(docker.home, ".docker")
+	if err := os.MkdirAll(dockerConfig, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(home, "config.json"), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	docker.ok("inspect", ref)

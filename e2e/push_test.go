@@ -15,20 +15,23 @@ import (
 )
 
 // cliEnv runs the cairn binary as a registry client in a working
-// directory of its own, with a private HOME and docker config so that no
-// user setting leaks in.
+// directory of its own, with a private home and credential stores
+// (homeVars) so that no user setting leaks in.
 type cliEnv struct {
-	t   *testing.T
-	dir string
+	t    *testing.T
+	dir  string
+	home string
+	// env is set over the parent's environment; a later entry of a key
+	// wins.
 	env []string
 }
 
 func newCLIEnv(t *testing.T, env ...string) *cliEnv {
 	t.Helper()
 	home := t.TempDir()
-	base := []string{"HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker"), "CAIRN_SERVER=",
-		"CAIRN_REGISTRY=", "CAIRN_USERNAME=", "CAIRN_PASSWORD=", "CAIRN_TOKEN=", "CAIRN_PLAIN_HTTP=true"}
-	return &cliEnv{t: t, dir: t.TempDir(), env: append(base, env...)}
+	base := append(homeVars(home), "CAIRN_SERVER=",
+		"CAIRN_REGISTRY=", "CAIRN_USERNAME=", "CAIRN_PASSWORD=", "CAIRN_TOKEN=", "CAIRN_PLAIN_HTTP=true")
+	return &cliEnv{t: t, dir: t.TempDir(), home: home, env: append(base, env...)}
 }
 
 // run runs cairn with args and returns its output and exit code.
@@ -37,7 +40,7 @@ func (e *cliEnv) run(args ...string) cliResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(e.t), args...)
-	cmd.Env = append(os.Environ(), e.env...)
+	cmd.Env = environ(e.env...)
 	cmd.Dir = e.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

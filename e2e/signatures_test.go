@@ -36,7 +36,7 @@ func (e *trustEnv) runTool(name string, env []string, args ...string) (string, e
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool(e.t, name), args...)
-	cmd.Env = append(append(os.Environ(), "HOME="+e.c.home(), "COSIGN_PASSWORD="+trustPassword), env...)
+	cmd.Env = environ(append(append(homeVars(e.c.home()), "COSIGN_PASSWORD="+trustPassword), env...)...)
 	cmd.Dir = e.dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -147,9 +147,6 @@ func manifestSize(t *testing.T, c *cairn, repo string, d digest.Digest) int {
 // refuses to serve; corrupt, foreign and wrongly keyed signatures never
 // count; deleting a signature or distrusting its key takes the state back.
 func TestSignatures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn and runs cosign")
-	}
 	signaturesScenario(t)
 }
 

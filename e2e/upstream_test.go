@@ -157,9 +157,6 @@ func peakRSS(t *testing.T, pid int) int64 {
 // TestUpstreamStreamsLargeBlobs pushes and pulls a 2 GiB blob through a
 // façade in upstream mode: the façade's memory stays flat (it streams).
 func TestUpstreamStreamsLargeBlobs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("moves 4 GiB; not in -short")
-	}
 	const size = 2 << 30
 	up := startCairn(t)
 	front := startCairn(t, "--upstream", "http://"+up.addr)

@@ -20,18 +20,12 @@ import (
 // may neither promote nor delete it; unlisted content is read by digest
 // only.
 func TestVisibility(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn")
-	}
 	visibilityScenario(t)
 }
 
 // TestVisibilityOverZot is TestVisibility with cairn in front of a real
 // zot: tags, referrers and blobs come from zot, filtered by cairn.
 func TestVisibilityOverZot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts cairn and zot")
-	}
 	zot := os.Getenv("ZOT_BIN")
 	if zot == "" {
 		t.Skip("SKIPPED: ZOT_BIN is not set; this test needs a zot binary (see README, 'Testing against zot')")

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // The data BenchmarkRepositorySearchVsZot pushes: searchLabs labs of
@@ -346,7 +348,7 @@ func seedRepository(base, repo string, seed uint64) (int, error) {
 			"mediaType":   "application/vnd.cairn.embeddings.v1+parquet",
 			"digest":      layerDigest,
 			"size":        len(layer),
-			"annotations": map[string]string{"org.opencontainers.image.title": fmt.Sprintf("part-%02d.parquet", a)},
+			"annotations": map[string]string{ocispec.AnnotationTitle: fmt.Sprintf("part-%02d.parquet", a)},
 		}}
 		if r.IntN(2) == 0 {
 			if vocabDigest == "" {
@@ -358,7 +360,7 @@ func seedRepository(base, repo string, seed uint64) (int, error) {
 				"mediaType":   "application/octet-stream",
 				"digest":      vocabDigest,
 				"size":        len(vocab),
-				"annotations": map[string]string{"org.opencontainers.image.title": "vocab.txt"},
+				"annotations": map[string]string{ocispec.AnnotationTitle: "vocab.txt"},
 			})
 		}
 		m, _ := json.Marshal(map[string]any{
@@ -368,10 +370,10 @@ func seedRepository(base, repo string, seed uint64) (int, error) {
 			"config":        map[string]any{"mediaType": emptyType, "digest": emptyDigest, "size": len(empty)},
 			"layers":        layers,
 			"annotations": map[string]string{
-				"org.opencontainers.image.created": created.Add(time.Duration(a) * time.Minute).Format(time.RFC3339),
-				"dev.cairn.model":                  []string{"e5-large", "bge-m3", "minilm-l6"}[r.IntN(3)],
-				"dev.cairn.dataset":                fmt.Sprintf("neurips-%d", 2019+r.IntN(6)),
-				"dev.cairn.run":                    fmt.Sprintf("%d", a),
+				ocispec.AnnotationCreated: created.Add(time.Duration(a) * time.Minute).Format(time.RFC3339),
+				"dev.cairn.model":         []string{"e5-large", "bge-m3", "minilm-l6"}[r.IntN(3)],
+				"dev.cairn.dataset":       fmt.Sprintf("neurips-%d", 2019+r.IntN(6)),
+				"dev.cairn.run":           fmt.Sprintf("%d", a),
 			},
 		})
 		ref := searchDigest(m)

@@ -37,6 +37,15 @@ func TestParseV2(t *testing.T) {
 		{path: "/v2/a/referrers/" + d256, kind: routeReferrers, name: "a", ref: d256},
 		{path: "/v2/a.b_c__d-e--f/manifests/x", kind: routeManifest, name: "a.b_c__d-e--f", ref: "x"},
 		{path: "/v2/" + strings.Repeat("a", 255) + "/manifests/x", kind: routeManifest, name: strings.Repeat("a", 255), ref: "x"},
+		{path: "/v2/" + strings.Repeat("a", 249) + "/bcdef/manifests/x", kind: routeManifest, name: strings.Repeat("a", 249) + "/bcdef", ref: "x"},
+		// A first component that looks like a host is a path component
+		// like any other, when it is one.
+		{path: "/v2/localhost/a/manifests/x", kind: routeManifest, name: "localhost/a", ref: "x"},
+		{path: "/v2/registry.example.com/a/tags/list", kind: routeTags, name: "registry.example.com/a"},
+		{path: "/v2/127.0.0.1/a/manifests/x", kind: routeManifest, name: "127.0.0.1/a", ref: "x"},
+		{path: "/v2/a/manifests/_", kind: routeManifest, name: "a", ref: "_"},
+		{path: "/v2/a/manifests/V1.0_rc-2", kind: routeManifest, name: "a", ref: "V1.0_rc-2"},
+		{path: "/v2/a/manifests/" + strings.Repeat("t", 128), kind: routeManifest, name: "a", ref: strings.Repeat("t", 128)},
 
 		{path: "/v2/A/manifests/latest", wantCode: "NAME_INVALID"},
 		{path: "/v2/a/../b/manifests/latest", wantCode: "NAME_INVALID"},
@@ -47,6 +56,15 @@ func TestParseV2(t *testing.T) {
 		{path: "/v2/a./manifests/latest", wantCode: "NAME_INVALID"},
 		{path: "/v2/a___b/manifests/latest", wantCode: "NAME_INVALID"},
 		{path: "/v2/" + long + "/manifests/x", wantCode: "NAME_INVALID"},
+		{path: "/v2/" + strings.Repeat("a", 256) + "/manifests/x", wantCode: "NAME_INVALID"},
+		// Hosts are not repository names: no port, no upper case, no IPv6.
+		{path: "/v2/localhost:5000/a/manifests/x", wantCode: "NAME_INVALID"},
+		{path: "/v2/Example.com/a/manifests/x", wantCode: "NAME_INVALID"},
+		{path: "/v2/[::1]/a/manifests/x", wantCode: "NAME_INVALID"},
+		{path: "/v2/a/B/manifests/x", wantCode: "NAME_INVALID"},
+		{path: "/v2/a-/b/manifests/x", wantCode: "NAME_INVALID"},
+		{path: "/v2/a/manifests/", wantCode: "MANIFEST_INVALID"},
+		{path: "/v2/a/manifests/-v1", wantCode: "MANIFEST_INVALID"},
 		{path: "/v2/manifests/latest", wantCode: "NAME_INVALID"},
 		{path: "/v2/a/unknown/x", wantCode: "NAME_INVALID"},
 		{path: "/v2/a/manifests/.hidden", wantCode: "MANIFEST_INVALID"},
@@ -81,6 +99,77 @@ func TestParseV2(t *testing.T) {
 				t.Fatalf("parseV2(%q) = {%v %q %q}, want {%v %q %q}", tt.path, rt.kind, rt.name, rt.ref, tt.kind, tt.name, tt.ref)
 			}
 		})
+	}
+}
+
+// TestCheckName checks names as the catalog API and the event receiver
+// take them (not through a path), with the error each gets.
+func TestCheckName(t *testing.T) {
+	tests := []struct {
+		name    string
+		wantMsg string // "" when the name is valid
+	}{
+		{name: "a"},
+		{name: "datasets/abstracts"},
+		{name: "a.b_c__d-e--f/g"},
+		{name: "localhost/a"},
+		{name: strings.Repeat("a", 255)},
+		{name: "", wantMsg: `invalid repository name ""`},
+		{name: "a/", wantMsg: `invalid repository name "a/"`},
+		{name: "/a", wantMsg: `invalid repository name "/a"`},
+		{name: "a/../b", wantMsg: `invalid repository name "a/../b"`},
+		{name: "A", wantMsg: `invalid repository name "A"`},
+		{name: "localhost:5000/a", wantMsg: `invalid repository name "localhost:5000/a"`},
+		{name: "Example.com/a", wantMsg: `invalid repository name "Example.com/a"`},
+		{name: "a:b", wantMsg: `invalid repository name "a:b"`},
+		{name: "a@sha256:" + strings.Repeat("0", 64), wantMsg: "invalid repository name"},
+		{name: "caf\u00e9", wantMsg: "invalid repository name"},
+		{name: "a\n", wantMsg: "invalid repository name"},
+		{name: strings.Repeat("a", 256), wantMsg: "repository name is 256 characters; at most 255 are allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name[:min(len(tt.name), 40)], func(t *testing.T) {
+			err := checkName(tt.name)
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("checkName(%q): %v", tt.name, err)
+				}
+				return
+			}
+			var e *errcode.Error
+			if !errors.As(err, &e) || e.Code.Name != "NAME_INVALID" || !strings.Contains(e.Error(), tt.wantMsg) {
+				t.Fatalf("checkName(%q) = %v; want NAME_INVALID saying %q", tt.name, err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestTagGrammar checks tags as the catalog API takes them, where no
+// path escaping stands in front of the grammar.
+func TestTagGrammar(t *testing.T) {
+	tests := []struct {
+		tag  string
+		want bool
+	}{
+		{"latest", true},
+		{"_", true},
+		{"V1.0_rc-2", true},
+		{"0", true},
+		{strings.Repeat("t", 128), true},
+		{strings.Repeat("t", 129), false},
+		{"", false},
+		{".hidden", false},
+		{"-v1", false},
+		{"v1:2", false},
+		{"v1/2", false},
+		{"caf\u00e9", false},
+		{"v1\n", false},
+		{" v1", false},
+	}
+	for _, tt := range tests {
+		if got := tagRE.MatchString(tt.tag); got != tt.want {
+			t.Errorf("tag %q: valid = %v, want %v", tt.tag, got, tt.want)
+		}
 	}
 }
 
