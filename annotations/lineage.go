@@ -30,15 +30,19 @@ func (r Ref) String() string {
 // that does not parse.
 var ErrInvalidDerivedFrom = errors.New("invalid " + DerivedFrom + " annotation")
 
-// nameHost stands in for a registry host so that a repository is checked
-// as the path of a reference: the reference package matches names with an
-// optional host, and a first component such as "Team" (upper case) would
-// pass there as one.
+// nameHost stands in for a registry host so that a name is checked as the
+// path of a reference: the reference package matches names with an
+// optional host, and a first component such as "localhost:5000",
+// "Example.com" or "Team" is a host there, never a repository name here.
 const nameHost = "cairn.invalid"
 
-// validRepository reports whether name is a repository name by the
-// distribution spec's grammar, at most 255 characters.
-func validRepository(name string) bool {
+// ValidRepository reports whether name is a repository name by the
+// distribution spec's grammar (the reference package's): path components
+// of lower-case letters and digits joined by separators (. _ __ -), the
+// components joined by /, at most 255 characters. Every place cairn reads
+// a repository name (paths, lineage references, the repair journal) checks
+// it with this.
+func ValidRepository(name string) bool {
 	named, err := reference.WithName(nameHost + "/" + name)
 	return err == nil && reference.Domain(named) == nameHost && reference.Path(named) == name
 }
@@ -83,7 +87,7 @@ func ParseDerivedFrom(v string) ([]Ref, error) {
 		}
 		r := Ref{Digest: d}
 		r.Registry, r.Repository = splitRegistry(name)
-		if !validRepository(r.Repository) {
+		if !ValidRepository(r.Repository) {
 			return nil, fmt.Errorf("%w: %q: %q is not a repository name (lower case letters, digits and separators, as in team/dataset)", ErrInvalidDerivedFrom, part, r.Repository)
 		}
 		if !seen[r] {

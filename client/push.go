@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/regclient/regclient"
 	"github.com/regclient/regclient/types/descriptor"
 	"github.com/regclient/regclient/types/manifest"
@@ -22,13 +23,15 @@ import (
 	v1 "github.com/regclient/regclient/types/oci/v1"
 	"github.com/regclient/regclient/types/ref"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/cairn-dev/cairn/annotations"
 )
 
 // Annotation keys cairn writes.
 const (
-	AnnotationTitle       = "org.opencontainers.image.title"
-	AnnotationCreated     = "org.opencontainers.image.created"
-	AnnotationDerivedFrom = "dev.cairn.lineage.derived-from"
+	AnnotationTitle       = ocispec.AnnotationTitle
+	AnnotationCreated     = ocispec.AnnotationCreated
+	AnnotationDerivedFrom = annotations.DerivedFrom
 )
 
 // DefaultArtifactType is the artifactType of a push that names none.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/regclient/regclient"
 	"github.com/regclient/regclient/scheme"
 	"github.com/regclient/regclient/types/descriptor"
@@ -102,7 +103,7 @@ func (r *Registry) Sign(ctx context.Context, reference string, signer *signing.S
 		Config:       configDesc,
 		Layers:       []descriptor.Descriptor{payloadDesc},
 		Subject:      &descriptor.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
-		Annotations:  map[string]string{"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339)},
+		Annotations:  map[string]string{ocispec.AnnotationCreated: time.Now().UTC().Format(time.RFC3339)},
 	}
 	m, err := manifest.New(manifest.WithOrig(om))
 	if err != nil {
@@ -251,7 +252,7 @@ func (r *Registry) verify(ctx context.Context, src ref.Ref, keys []*signing.Publ
 		var signedAt time.Time
 		if a, ok := m.(manifest.Annotator); ok {
 			ann, _ := a.GetAnnotations()
-			signedAt, _ = time.Parse(time.RFC3339, ann["org.opencontainers.image.created"])
+			signedAt, _ = time.Parse(time.RFC3339, ann[ocispec.AnnotationCreated])
 		}
 		for i, l := range layers {
 			if l.MediaType != signing.PayloadMediaType {

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/auth"
 	"github.com/cairn-dev/cairn/errcode"
 )
@@ -47,20 +48,6 @@ const maxNameLength = reference.RepositoryNameTotalLengthMax
 // tagRE is the distribution spec's tag grammar, as the reference package
 // spells it, matched whole.
 var tagRE = regexp.MustCompile(`^(?:` + reference.TagRegexp.String() + `)$`)
-
-// nameHost stands in for a registry host so that a name is checked as the
-// path of a reference: the reference package matches names with an
-// optional host, and a first component such as "localhost:5000" or
-// "Example.com" is a host there, never a repository name here.
-const nameHost = "cairn.invalid"
-
-// validName reports whether name is a repository name by the distribution
-// spec's grammar: path components of lower-case letters and digits joined
-// by separators (. _ __ -), the components joined by /.
-func validName(name string) bool {
-	named, err := reference.WithName(nameHost + "/" + name)
-	return err == nil && reference.Domain(named) == nameHost && reference.Path(named) == name
-}
 
 // routes builds the router: the only place paths are spelled.
 func (s *Server) routes() http.Handler {
@@ -187,7 +174,7 @@ func checkName(name string) error {
 	if len(name) > maxNameLength {
 		return errcode.New(errcode.NameInvalid, "repository name is %d characters; at most %d are allowed", len(name), maxNameLength)
 	}
-	if !validName(name) {
+	if !annotations.ValidRepository(name) {
 		return errcode.New(errcode.NameInvalid, "invalid repository name %q: use lower-case letters, digits and separators (. _ __ -), components joined by /", name)
 	}
 	return nil

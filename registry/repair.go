@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/backend"
 	"github.com/cairn-dev/cairn/catalog"
 )
@@ -45,7 +46,7 @@ func loadRepairs(path string) (*repairs, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if name := strings.TrimSpace(sc.Text()); name != "" && ValidName(name) {
+		if name := strings.TrimSpace(sc.Text()); name != "" && annotations.ValidRepository(name) {
 			r.repos[name] = true
 		}
 	}

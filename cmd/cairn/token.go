@@ -25,8 +25,9 @@ func newTokenCmd() *cobra.Command {
 --config, --catalog or --data-dir). A token's secret is printed once, when it
 is issued; the catalog keeps only its SHA-256 hash.
 
-Access control is being built: tokens are stored and listed, and the
-registry's token flow and per-route checks that use them come next.`,
+Tokens take effect when cairn serve runs with --auth: clients log in with a
+token's secret as the password, or exchange it for bearer tokens at
+/auth/token.`,
 	}
 	cmd.AddCommand(newTokenIssueCmd(), newTokenListCmd(), newTokenRevokeCmd())
 	return cmd

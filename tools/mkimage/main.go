@@ -37,6 +37,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const (
@@ -271,13 +272,13 @@ func checkBinary(path, platform string) error {
 // annotations.
 func annotations(o options) map[string]string {
 	a := map[string]string{
-		"org.opencontainers.image.title":   "cairn",
-		"org.opencontainers.image.source":  o.source,
-		"org.opencontainers.image.version": o.version,
-		"org.opencontainers.image.created": o.created.Format(time.RFC3339),
+		ocispec.AnnotationTitle:   "cairn",
+		ocispec.AnnotationSource:  o.source,
+		ocispec.AnnotationVersion: o.version,
+		ocispec.AnnotationCreated: o.created.Format(time.RFC3339),
 	}
 	if o.revision != "" {
-		a["org.opencontainers.image.revision"] = o.revision
+		a[ocispec.AnnotationRevision] = o.revision
 	}
 	return a
 }
@@ -454,7 +455,7 @@ func writeLayout(dir string, idx v1.ImageIndex, version string) error {
 	if err != nil {
 		return fmt.Errorf("--oci-layout: %w", err)
 	}
-	ann := map[string]string{"org.opencontainers.image.ref.name": version}
+	ann := map[string]string{ocispec.AnnotationRefName: version}
 	if err := p.AppendIndex(idx, layout.WithAnnotations(ann)); err != nil {
 		return fmt.Errorf("--oci-layout: %w", err)
 	}
