@@ -111,11 +111,6 @@ type Index interface {
 	// state already; and the removal of the pending mark (see MarkPending)
 	// unless it is 0. A zero PushedAt is recorded as the time of the call.
 	IndexPush(ctx context.Context, m Manifest, tag string, pending int64) error
-	// PutManifest records m as IndexPush does, without a tag or a mark.
-	PutManifest(ctx context.Context, m Manifest) error
-	// Tag points tag at dgst in repo, moving it if it pointed elsewhere. The
-	// manifest must be in the catalog (ErrNotFound otherwise).
-	Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error
 	// DeleteTag removes a tag; ErrNotFound if it does not exist.
 	DeleteTag(ctx context.Context, repo, tag string) error
 	// DeleteManifest removes a manifest and every tag pointing at it;

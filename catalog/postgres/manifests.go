@@ -18,16 +18,6 @@ import (
 // manifestColumns are the columns scanManifest reads, in order.
 const manifestColumns = sqlquery.ManifestColumns
 
-// PutManifest records m, replacing an entry with the same repository and
-// digest but keeping its push time and tags.
-func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return putManifest(ctx, tx, m) })
-	if err != nil {
-		return fmt.Errorf("postgres: put manifest %s@%s: %w", m.Repository, m.Digest, err)
-	}
-	return nil
-}
-
 // IndexPush records m, tags it as tag unless tag is "", and clears the
 // pending mark unless it is 0, in one transaction.
 func (s *Store) IndexPush(ctx context.Context, m catalog.Manifest, tag string, pending int64) error {

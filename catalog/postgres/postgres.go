@@ -9,7 +9,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +21,7 @@ import (
 )
 
 // Store is a catalog.Store in a PostgreSQL database. Its methods are safe for
-// concurrent use. A zero PushedAt given to PutManifest or ReplaceRepository
+// concurrent use. A zero PushedAt given to IndexPush or ReplaceRepository
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
@@ -120,13 +119,6 @@ func affected(tag pgconn.CommandTag, err error) error {
 		return catalog.ErrNotFound
 	}
 	return nil
-}
-
-// isForeignKeyViolation reports whether err is PostgreSQL's
-// foreign_key_violation, what a write racing a delete of its manifest gets.
-func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
 
 // pushTime returns the time to record for a push at t: now if t is zero,

@@ -29,7 +29,7 @@ import (
 const busyTimeout = 10 * time.Second
 
 // Store is a catalog.Store in an SQLite database. Its methods are safe for
-// concurrent use. A zero PushedAt given to PutManifest or ReplaceRepository
+// concurrent use. A zero PushedAt given to IndexPush or ReplaceRepository
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {

@@ -11,23 +11,6 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-// Tag points tag at dgst in repo, moving it if it pointed elsewhere;
-// ErrNotFound if repo holds no manifest dgst.
-func (s *Store) Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error {
-	// One statement: the tag is written only if the manifest exists.
-	res, err := s.write.ExecContext(ctx, `
-INSERT INTO tags (repository, tag, digest)
-SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM manifests WHERE repository = ?1 AND digest = ?3)
-ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, repo, tag, string(dgst))
-	if err == nil {
-		err = affected(res)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: tag %s:%s as %s: %w", repo, tag, dgst, err)
-	}
-	return nil
-}
-
 // DeleteTag removes a tag; ErrNotFound if it does not exist.
 func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM tags WHERE repository = ? AND tag = ?`, repo, tag)
