@@ -11,15 +11,6 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-// DeleteTag removes a tag; ErrNotFound if it does not exist.
-func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	err := affected(s.exec(ctx, `DELETE FROM tags WHERE repository = $1 AND tag = $2`, repo, tag))
-	if err != nil {
-		return fmt.Errorf("postgres: delete tag %s:%s: %w", repo, tag, err)
-	}
-	return nil
-}
-
 // ResolveTag returns the digest a tag points at; ErrNotFound if there is no
 // such tag.
 func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
+	"github.com/cairn-dev/cairn/catalog/sqlwrite"
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -33,6 +34,10 @@ const busyTimeout = 10 * time.Second
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
+	// Writer does the writes (catalog/sqlwrite), on the write connection
+	// and in inTx's transactions; durable.go adds what SQLite must sync.
+	*sqlwrite.Writer
+
 	write   *sql.DB // one connection, for every write
 	read    *sql.DB // read-only connections
 	sampler *sqlquery.Sampler
@@ -94,6 +99,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{write: write, read: read, wal: newWALSyncer(path)}
+	s.Writer = sqlwrite.New(sqlwrite.Config{
+		Store:   "sqlite",
+		Dialect: sqlquery.SQLite,
+		DB:      conn{s: s},
+		InTx: func(ctx context.Context, fn func(ctx context.Context, c sqlwrite.Conn) error) error {
+			return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, conn{s: s, tx: tx}) })
+		},
+		// Every push marks its repository: the marks of concurrent pushes
+		// share a commit (inTx).
+		MarkInTx: true,
+	})
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	for _, o := range opts {
 		o(s)
@@ -122,7 +138,7 @@ func (s *Store) readSample(ctx context.Context) (*sqlquery.Sample, error) {
 			if err := rows.Scan(&text); err != nil {
 				return err
 			}
-			a, err := decodeAnnotations(text)
+			a, err := sqlquery.DecodeAnnotations(text)
 			out = append(out, a)
 			return err
 		})
@@ -295,31 +311,69 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// execer runs statements: a transaction, or one whose statements are
-// prepared once (Store.prepared).
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// prepared returns tx running its statements through the store's prepared
-// statements: the SQL of the writes of every push is parsed once, not on
-// every push (it was a fifth of an indexed push's time).
-func (s *Store) prepared(tx *sql.Tx) execer { return preparedTx{tx: tx, s: s} }
-
-type preparedTx struct {
-	tx *sql.Tx
+// conn runs the Writer's statements on the write connection: in the
+// transaction tx, through the store's prepared statements, or outside a
+// transaction when tx is nil.
+type conn struct {
 	s  *Store
+	tx *sql.Tx
 }
 
-func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, ok := p.s.stmts.Load(query)
+// exec runs a statement. In a transaction it runs prepared: the SQL of
+// the writes of every push is parsed once, not on every push (it was a
+// fifth of an indexed push's time).
+func (c conn) exec(ctx context.Context, st sqlquery.Statement) (sql.Result, error) {
+	if c.tx == nil {
+		return c.s.write.ExecContext(ctx, st.SQL, st.Args...)
+	}
+	prep, ok := c.s.stmts.Load(st.SQL)
 	if !ok {
 		// The transaction holds the write connection: prepare it before
 		// the next one (prepareWanted).
-		p.s.wanted.Store(query, true)
-		return p.tx.ExecContext(ctx, query, args...)
+		c.s.wanted.Store(st.SQL, true)
+		return c.tx.ExecContext(ctx, st.SQL, st.Args...)
 	}
-	return p.tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+	return c.tx.StmtContext(ctx, prep.(*sql.Stmt)).ExecContext(ctx, st.Args...)
+}
+
+func (c conn) Exec(ctx context.Context, st sqlquery.Statement) (int64, error) {
+	res, err := c.exec(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) ExecAll(ctx context.Context, sts []sqlquery.Statement) error {
+	for _, st := range sts {
+		if _, err := c.exec(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryer is the write connection or a transaction on it.
+func (c conn) queryer() interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+} {
+	if c.tx == nil {
+		return c.s.write
+	}
+	return c.tx
+}
+
+func (c conn) Strings(ctx context.Context, st sqlquery.Statement) ([]string, error) {
+	return queryStrings(ctx, c.queryer(), st.SQL, st.Args...)
+}
+
+func (c conn) Row(ctx context.Context, st sqlquery.Statement, dest ...any) error {
+	err := c.queryer().QueryRowContext(ctx, st.SQL, st.Args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	return err
 }
 
 // prepareWanted prepares the statements prepared transactions asked for,
@@ -345,9 +399,6 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback()
 	return fn(tx)
 }
-
-// micros converts a time to the stored form, microseconds since the epoch.
-func micros(t time.Time) int64 { return t.UnixMicro() }
 
 // fromMicros converts the stored form of a time back, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -11,18 +11,6 @@ import (
 	"github.com/cairn-dev/cairn/catalog"
 )
 
-// DeleteTag removes a tag; ErrNotFound if it does not exist.
-func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM tags WHERE repository = ? AND tag = ?`, repo, tag)
-	if err == nil {
-		err = affected(res)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: delete tag %s:%s: %w", repo, tag, err)
-	}
-	return nil
-}
-
 // ResolveTag returns the digest a tag points at; ErrNotFound if there is no
 // such tag.
 func (s *Store) ResolveTag(ctx context.Context, repo, tag string) (digest.Digest, error) {
