@@ -83,19 +83,47 @@ func testIndexPushReplaces(t *testing.T, s catalog.Store) {
 	}
 }
 
-// testIndexPushZeroPushedAt pushes a manifest without a push time: the
-// store records the current time.
+// testIndexPushZeroPushedAt writes manifests without a push time, by
+// IndexPush and by ReplaceRepository: the store records the time of the
+// call, from the process's clock, to the microsecond it keeps (not
+// rounded up past the call, nor a second off), and keeps it when the
+// manifest is written again.
 func testIndexPushZeroPushedAt(t *testing.T, s catalog.Store) {
+	within := func(what string, got, before, after time.Time) {
+		t.Helper()
+		if got.Before(before.Truncate(time.Microsecond)) || got.After(after) {
+			t.Errorf("%s: PushedAt = %v, want the time of the call (%v … %v)", what, got, before, after)
+		}
+		if got.Location() != time.UTC {
+			t.Errorf("%s: PushedAt %v is not in UTC", what, got)
+		}
+	}
 	m := image("r", "a", time.Time{})
-	before := time.Now().Truncate(time.Microsecond)
+	before := time.Now()
 	put(t, s, m)
 	after := time.Now()
-	got := get(t, s, "r", m.Digest)
-	if got.PushedAt.Before(before.Add(-time.Second)) || got.PushedAt.After(after.Add(time.Second)) {
-		t.Errorf("PushedAt = %v, want the time of IndexPush (%v … %v)", got.PushedAt, before, after)
+	pushed := get(t, s, "r", m.Digest).PushedAt
+	within("IndexPush", pushed, before, after)
+
+	r := image("q", "b", time.Time{})
+	before = time.Now()
+	if err := s.ReplaceRepository(t.Context(), "q", []catalog.Manifest{r}, nil); err != nil {
+		t.Fatalf("ReplaceRepository: %v", err)
 	}
-	if got.PushedAt.Location() != time.UTC {
-		t.Errorf("PushedAt %v is not in UTC", got.PushedAt)
+	after = time.Now()
+	replaced := get(t, s, "q", r.Digest).PushedAt
+	within("ReplaceRepository", replaced, before, after)
+
+	time.Sleep(2 * time.Millisecond)
+	put(t, s, m)
+	if got := get(t, s, "r", m.Digest).PushedAt; !got.Equal(pushed) {
+		t.Errorf("PushedAt after pushing again = %v, want the first push's %v", got, pushed)
+	}
+	if err := s.ReplaceRepository(t.Context(), "q", []catalog.Manifest{r}, nil); err != nil {
+		t.Fatalf("ReplaceRepository: %v", err)
+	}
+	if got := get(t, s, "q", r.Digest).PushedAt; !got.Equal(replaced) {
+		t.Errorf("PushedAt after replacing again = %v, want the first write's %v", got, replaced)
 	}
 }
 
