@@ -27,8 +27,9 @@ import (
 // returned in UTC.
 type Store struct {
 	// Writer does the writes (catalog/sqlwrite), on the pool and in its
-	// transactions.
+	// transactions; Lookups reads on the pool.
 	*sqlwrite.Writer
+	*sqlquery.Lookups
 
 	pool    *pgxpool.Pool
 	sampler *sqlquery.Sampler
@@ -66,6 +67,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			return s.inTx(ctx, func(tx pgx.Tx) error { return fn(ctx, conn{tx}) })
 		},
 	})
+	s.Lookups = sqlquery.NewLookups("postgres", sqlquery.Postgres, conn{pool})
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	return s, nil
 }
@@ -112,7 +114,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
-// conn runs the Writer's statements on the pool or in a transaction.
+// conn runs the statements of the Writer and the Lookups on the pool or
+// in a transaction.
 type conn struct {
 	db interface {
 		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,19 +25,6 @@ func (s *Store) SignatureSubjects(ctx context.Context, repo, artifactType string
 		return nil, fmt.Errorf("postgres: signature subjects: %w", err)
 	}
 	return nodes, nil
-}
-
-// Setting returns a stored setting, "" if none.
-func (s *Store) Setting(ctx context.Context, key string) (string, error) {
-	var v string
-	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("postgres: setting %s: %w", key, err)
-	}
-	return v, nil
 }
 
 // loadSignatures fills the signature records of ms.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
@@ -54,33 +53,6 @@ func (s *Store) Tokens(ctx context.Context) ([]catalog.Token, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Token, error) { return scanToken(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tokens: %w", err)
-	}
-	return out, nil
-}
-
-// Ownership returns who owns a manifest and its visibility.
-func (s *Store) Ownership(ctx context.Context, repo string, dgst digest.Digest) (string, catalog.Visibility, error) {
-	var owner, vis *string
-	err := s.pool.QueryRow(ctx, `SELECT o.owner, o.visibility FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
-WHERE m.repository = $1 AND m.digest = $2`, repo, string(dgst)).Scan(&owner, &vis)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", catalog.ErrNotFound
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("postgres: owner of %s@%s: %w", repo, dgst, err)
-	}
-	if owner == nil {
-		return "", catalog.Inherit, nil
-	}
-	return *owner, catalog.Visibility(*vis), nil
-}
-
-// VisibleTags lists the tags of repo whose manifests v sees.
-func (s *Store) VisibleTags(ctx context.Context, repo string, v *catalog.Viewer) ([]string, error) {
-	st := sqlquery.VisibleTags(sqlquery.Postgres, repo, v)
-	out, err := queryStrings(ctx, s.pool, st.SQL, st.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: tags of %s: %w", repo, err)
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -29,19 +28,6 @@ func (s *Store) SignatureSubjects(ctx context.Context, repo, artifactType string
 		return nil, fmt.Errorf("sqlite: signature subjects: %w", err)
 	}
 	return nodes, nil
-}
-
-// Setting returns a stored setting, "" if none.
-func (s *Store) Setting(ctx context.Context, key string) (string, error) {
-	var v string
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("sqlite: setting %s: %w", key, err)
-	}
-	return v, nil
 }
 
 // loadSignatures fills the signature records of ms.

@@ -36,7 +36,9 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	// Writer does the writes (catalog/sqlwrite), on the write connection
 	// and in inTx's transactions; durable.go adds what SQLite must sync.
+	// Lookups reads on the read-only connections.
 	*sqlwrite.Writer
+	*sqlquery.Lookups
 
 	write   *sql.DB // one connection, for every write
 	read    *sql.DB // read-only connections
@@ -102,14 +104,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.Writer = sqlwrite.New(sqlwrite.Config{
 		Store:   "sqlite",
 		Dialect: sqlquery.SQLite,
-		DB:      conn{s: s},
+		DB:      conn{s: s, db: write},
 		InTx: func(ctx context.Context, fn func(ctx context.Context, c sqlwrite.Conn) error) error {
-			return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, conn{s: s, tx: tx}) })
+			return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, conn{s: s, db: write, tx: tx}) })
 		},
 		// Every push marks its repository: the marks of concurrent pushes
 		// share a commit (inTx).
 		MarkInTx: true,
 	})
+	s.Lookups = sqlquery.NewLookups("sqlite", sqlquery.SQLite, conn{s: s, db: read})
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	for _, o := range opts {
 		o(s)
@@ -311,11 +314,12 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// conn runs the Writer's statements on the write connection: in the
-// transaction tx, through the store's prepared statements, or outside a
-// transaction when tx is nil.
+// conn runs the statements of the Writer and the Lookups: in the write
+// transaction tx, through the store's prepared statements, or on db
+// outside a transaction when tx is nil.
 type conn struct {
 	s  *Store
+	db *sql.DB
 	tx *sql.Tx
 }
 
@@ -324,7 +328,7 @@ type conn struct {
 // fifth of an indexed push's time).
 func (c conn) exec(ctx context.Context, st sqlquery.Statement) (sql.Result, error) {
 	if c.tx == nil {
-		return c.s.write.ExecContext(ctx, st.SQL, st.Args...)
+		return c.db.ExecContext(ctx, st.SQL, st.Args...)
 	}
 	prep, ok := c.s.stmts.Load(st.SQL)
 	if !ok {
@@ -353,13 +357,13 @@ func (c conn) ExecAll(ctx context.Context, sts []sqlquery.Statement) error {
 	return nil
 }
 
-// queryer is the write connection or a transaction on it.
+// queryer is db or the transaction.
 func (c conn) queryer() interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 } {
 	if c.tx == nil {
-		return c.s.write
+		return c.db
 	}
 	return c.tx
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
@@ -60,28 +58,4 @@ func (s *Store) Tokens(ctx context.Context) ([]catalog.Token, error) {
 		out = append(out, t)
 	}
 	return out, rows.Err()
-}
-
-// Ownership returns who owns a manifest and its visibility.
-func (s *Store) Ownership(ctx context.Context, repo string, dgst digest.Digest) (string, catalog.Visibility, error) {
-	var owner, vis sql.NullString
-	err := s.read.QueryRowContext(ctx, `SELECT o.owner, o.visibility FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
-WHERE m.repository = ? AND m.digest = ?`, repo, string(dgst)).Scan(&owner, &vis)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", catalog.ErrNotFound
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("sqlite: owner of %s@%s: %w", repo, dgst, err)
-	}
-	return owner.String, catalog.Visibility(vis.String), nil
-}
-
-// VisibleTags lists the tags of repo whose manifests v sees.
-func (s *Store) VisibleTags(ctx context.Context, repo string, v *catalog.Viewer) ([]string, error) {
-	st := sqlquery.VisibleTags(sqlquery.SQLite, repo, v)
-	out, err := queryStrings(ctx, s.read, st.SQL, st.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: tags of %s: %w", repo, err)
-	}
-	return out, nil
 }

@@ -109,9 +109,10 @@ func edgeArgs(e catalog.Edge) []any {
 // edges whose child is m with those m records (catalog.EdgesOf): what a
 // store's migration that backfills the edges runs.
 func Edges(d sqlquery.Dialect, m catalog.Manifest) []sqlquery.Statement {
-	sts := []sqlquery.Statement{{SQL: render(d, deleteEdges), Args: []any{m.Repository, string(m.Digest)}}}
+	sp := sqlquery.NewSpelling(d)
+	sts := []sqlquery.Statement{sp.Statement(deleteEdges, m.Repository, string(m.Digest))}
 	for _, e := range catalog.EdgesOf(m) {
-		sts = append(sts, sqlquery.Statement{SQL: render(d, insertEdge), Args: edgeArgs(e)})
+		sts = append(sts, sp.Statement(insertEdge, edgeArgs(e)...))
 	}
 	return sts
 }

@@ -13,8 +13,6 @@ package sqlwrite
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/cairn-dev/cairn/catalog"
@@ -22,18 +20,15 @@ import (
 )
 
 // Conn runs statements for a Writer: a store's write transaction, or its
-// database outside one (each statement committed on its own).
+// database outside one (each statement committed on its own). Its queries
+// (sqlquery.Rows) read what the transaction wrote.
 type Conn interface {
+	sqlquery.Rows
 	// Exec runs st and returns how many rows it changed.
 	Exec(ctx context.Context, st sqlquery.Statement) (int64, error)
 	// ExecAll runs sts in order and stops at the first error. A store may
 	// send them together (PostgreSQL's pipeline).
 	ExecAll(ctx context.Context, sts []sqlquery.Statement) error
-	// Strings returns the first column of every row st returns.
-	Strings(ctx context.Context, st sqlquery.Statement) ([]string, error)
-	// Row scans the one row st returns into dest; catalog.ErrNotFound if
-	// it returns none.
-	Row(ctx context.Context, st sqlquery.Statement, dest ...any) error
 }
 
 // Config is what a store gives its Writer.
@@ -55,41 +50,16 @@ type Config struct {
 // Writer does the catalog's writes: the methods of catalog.Store that
 // change it. Its methods are safe for concurrent use if the Config's are.
 type Writer struct {
-	c Config
-	// texts are the statements' SQL in the store's dialect, by their text
-	// with ? placeholders.
-	texts sync.Map
+	c  Config
+	sp *sqlquery.Spelling
 }
 
 // New returns the Writer of a store.
-func New(c Config) *Writer { return &Writer{c: c} }
+func New(c Config) *Writer { return &Writer{c: c, sp: sqlquery.NewSpelling(c.Dialect)} }
 
 // st returns the statement q (SQL with a ? for each argument) in the
 // store's dialect, with args.
-func (w *Writer) st(q string, args ...any) sqlquery.Statement {
-	t, ok := w.texts.Load(q)
-	if !ok {
-		t = render(w.c.Dialect, q)
-		w.texts.Store(q, t)
-	}
-	return sqlquery.Statement{SQL: t.(string), Args: args}
-}
-
-// render returns q with each ? replaced by d's placeholder of that
-// argument. The statements of this package hold no other ?.
-func render(d sqlquery.Dialect, q string) string {
-	var b strings.Builder
-	n := 0
-	for i := range len(q) {
-		if q[i] == '?' {
-			n++
-			b.WriteString(d.Placeholder(n))
-		} else {
-			b.WriteByte(q[i])
-		}
-	}
-	return b.String()
-}
+func (w *Writer) st(q string, args ...any) sqlquery.Statement { return w.sp.Statement(q, args...) }
 
 // time returns the stored form of t, kept to the microsecond.
 func (w *Writer) time(t time.Time) any {
