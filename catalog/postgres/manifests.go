@@ -13,14 +13,12 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
-// manifestColumns are the columns scanManifest reads, in order.
-const manifestColumns = sqlquery.ManifestColumns
-
 // Manifest returns one entry with its layers and tags.
 func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (catalog.Manifest, error) {
 	var m catalog.Manifest
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
-		row := tx.QueryRow(ctx, `SELECT `+manifestColumns+` FROM manifests WHERE repository = $1 AND digest = $2`, repo, string(dgst))
+		st := sqlquery.Manifest(sqlquery.Postgres, repo, dgst)
+		row := tx.QueryRow(ctx, st.SQL, st.Args...)
 		var err error
 		if m, err = scanManifest(row); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -71,10 +69,8 @@ func (s *Store) Manifests(ctx context.Context, nodes []catalog.Node) ([]catalog.
 func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {
 	var ms []catalog.Manifest
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-SELECT `+manifestColumns+` FROM manifests
-WHERE repository = $1 AND subject = $2 AND ($3 = '' OR artifact_type = $3)
-ORDER BY pushed_at, digest`, repo, string(subject), artifactType)
+		st := sqlquery.Referrers(sqlquery.Postgres, repo, subject, artifactType)
+		rows, err := tx.Query(ctx, st.SQL, st.Args...)
 		if err != nil {
 			return err
 		}
@@ -94,7 +90,7 @@ ORDER BY pushed_at, digest`, repo, string(subject), artifactType)
 	return ms, nil
 }
 
-// scanManifest reads the manifestColumns of one row, and then the columns
+// scanManifest reads the sqlquery.ManifestColumns of one row, and then the columns
 // that follow into extra.
 func scanManifest(row pgx.Row, extra ...any) (catalog.Manifest, error) {
 	var (

@@ -12,14 +12,12 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
-// manifestColumns are the columns scanManifest reads, in order.
-const manifestColumns = sqlquery.ManifestColumns
-
 // Manifest returns one entry with its layers and tags.
 func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (catalog.Manifest, error) {
 	var m catalog.Manifest
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, `SELECT `+manifestColumns+` FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst))
+		st := sqlquery.Manifest(sqlquery.SQLite, repo, dgst)
+		row := tx.QueryRowContext(ctx, st.SQL, st.Args...)
 		var err error
 		if m, err = scanManifest(row); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -84,10 +82,8 @@ func readManifests(ctx context.Context, tx *sql.Tx, nodes []catalog.Node) ([]cat
 func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {
 	ms := []catalog.Manifest{}
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-SELECT `+manifestColumns+` FROM manifests
-WHERE repository = ? AND subject = ? AND (? = '' OR artifact_type = ?)
-ORDER BY pushed_at, digest`, repo, string(subject), artifactType, artifactType)
+		st := sqlquery.Referrers(sqlquery.SQLite, repo, subject, artifactType)
+		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
 		if err != nil {
 			return err
 		}
@@ -111,7 +107,7 @@ ORDER BY pushed_at, digest`, repo, string(subject), artifactType, artifactType)
 	return ms, nil
 }
 
-// scanManifest reads the manifestColumns of one row, and then the columns
+// scanManifest reads the sqlquery.ManifestColumns of one row, and then the columns
 // that follow into extra.
 func scanManifest(row interface{ Scan(...any) error }, extra ...any) (catalog.Manifest, error) {
 	var (
