@@ -330,14 +330,22 @@ func (c conn) exec(ctx context.Context, st sqlquery.Statement) (sql.Result, erro
 	if c.tx == nil {
 		return c.db.ExecContext(ctx, st.SQL, st.Args...)
 	}
+	if prep := c.prepared(ctx, st); prep != nil {
+		return prep.ExecContext(ctx, st.Args...)
+	}
+	return c.tx.ExecContext(ctx, st.SQL, st.Args...)
+}
+
+// prepared returns st's prepared statement in the transaction, or nil
+// if it is not prepared yet: the transaction holds the write connection,
+// so it is prepared before the next one (prepareWanted).
+func (c conn) prepared(ctx context.Context, st sqlquery.Statement) *sql.Stmt {
 	prep, ok := c.s.stmts.Load(st.SQL)
 	if !ok {
-		// The transaction holds the write connection: prepare it before
-		// the next one (prepareWanted).
 		c.s.wanted.Store(st.SQL, true)
-		return c.tx.ExecContext(ctx, st.SQL, st.Args...)
+		return nil
 	}
-	return c.tx.StmtContext(ctx, prep.(*sql.Stmt)).ExecContext(ctx, st.Args...)
+	return c.tx.StmtContext(ctx, prep.(*sql.Stmt))
 }
 
 func (c conn) Exec(ctx context.Context, st sqlquery.Statement) (int64, error) {
@@ -372,8 +380,18 @@ func (c conn) Strings(ctx context.Context, st sqlquery.Statement) ([]string, err
 	return queryStrings(ctx, c.queryer(), st.SQL, st.Args...)
 }
 
+// Row runs prepared in a transaction, as exec: a pending mark's insert is
+// one of every push's statements.
 func (c conn) Row(ctx context.Context, st sqlquery.Statement, dest ...any) error {
-	err := c.queryer().QueryRowContext(ctx, st.SQL, st.Args...).Scan(dest...)
+	var row *sql.Row
+	if c.tx == nil {
+		row = c.db.QueryRowContext(ctx, st.SQL, st.Args...)
+	} else if prep := c.prepared(ctx, st); prep != nil {
+		row = prep.QueryRowContext(ctx, st.Args...)
+	} else {
+		row = c.tx.QueryRowContext(ctx, st.SQL, st.Args...)
+	}
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return catalog.ErrNotFound
 	}
