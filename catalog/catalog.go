@@ -7,6 +7,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -49,7 +50,8 @@ type Manifest struct {
 	// manifest it lists: what a full pull moves (ParseManifest sums it).
 	TotalSize int64
 	PushedAt  time.Time
-	// Tags is filled by reads; writes ignore it (tags are set with Tag).
+	// Tags is filled by reads; writes ignore it (a tag is set with
+	// IndexPush or ReplaceRepository).
 	Tags []string
 	// Signatures is filled by reads; they are set with SetSignatures.
 	Signatures []Signature
@@ -79,38 +81,52 @@ type Signature struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Store is the catalog's storage. Both implementations (catalog/sqlite and
-// catalog/postgres) pass catalog/storetest.
+// Store is the catalog's storage: every concern below, what both
+// implementations (catalog/sqlite and catalog/postgres) provide and pass
+// catalog/storetest with, and what cairn opens. A consumer should take the
+// smallest of these interfaces it needs, not Store: a fake, or a new
+// backend, then pays only for what is used.
 type Store interface {
+	Index
+	Reader
 	Querier
+	Owners
+	Lineage
+	Signatures
+	Settings
+	TokenStore
+	PendingMarks
+	Health
+	io.Closer
+}
 
-	// PutManifest records m, replacing an entry with the same repository and
-	// digest. PushedAt of an existing entry is kept (re-pushing the same bytes
-	// is not a new push).
-	PutManifest(ctx context.Context, m Manifest) error
+// Index records what the engine stores: the manifests of each repository
+// and their tags.
+type Index interface {
 	// IndexPush records what one manifest push stored, in one transaction:
-	// m (as PutManifest), tag pointing at it unless tag is "", m.Owner and
-	// m.Visibility unless the manifest has an owner or a state already, and
-	// the removal of the pending mark (see MarkPending) unless it is 0.
+	// m, replacing an entry with the same repository and digest but keeping
+	// its push time (re-pushing the same bytes is not a new push) and its
+	// tags; tag pointing at it, moved from where it pointed, unless tag is
+	// ""; m.Owner and m.Visibility unless the manifest has an owner or a
+	// state already; and the removal of the pending mark (see MarkPending)
+	// unless it is 0. A zero PushedAt is recorded as the time of the call.
 	IndexPush(ctx context.Context, m Manifest, tag string, pending int64) error
-	// Ownership returns who owns repo@dgst ("" if nobody was recorded) and
-	// its visibility; ErrNotFound if the manifest is not in the catalog.
-	Ownership(ctx context.Context, repo string, dgst digest.Digest) (owner string, vis Visibility, err error)
-	// SetVisibility records the visibility of repo@dgst, keeping its
-	// owner; ErrNotFound if the manifest is not in the catalog. Callers
-	// keep to the ladder: the store records what it is given.
-	SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis Visibility) error
-	// VisibleTags lists the tags of repo whose manifests v sees, sorted.
-	VisibleTags(ctx context.Context, repo string, v *Viewer) ([]string, error)
-	// Tag points tag at dgst in repo, moving it if it pointed elsewhere. The
-	// manifest must be in the catalog (ErrNotFound otherwise).
-	Tag(ctx context.Context, repo, tag string, dgst digest.Digest) error
 	// DeleteTag removes a tag; ErrNotFound if it does not exist.
 	DeleteTag(ctx context.Context, repo, tag string) error
 	// DeleteManifest removes a manifest and every tag pointing at it;
 	// ErrNotFound if it does not exist.
 	DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error
+	// Repositories lists the repository names that hold at least one
+	// manifest, sorted.
+	Repositories(ctx context.Context) ([]string, error)
+	// ReplaceRepository makes the catalog's view of repo exactly ms and
+	// tags (tag → digest), in one transaction: what reindex writes. PushedAt
+	// of entries already present is kept. An empty ms removes repo.
+	ReplaceRepository(ctx context.Context, repo string, ms []Manifest, tags map[string]digest.Digest) error
+}
 
+// Reader reads manifests and tags back.
+type Reader interface {
 	// Manifest returns one entry with its tags.
 	Manifest(ctx context.Context, repo string, dgst digest.Digest) (Manifest, error)
 	// Manifests returns the entries of nodes that the catalog holds, as
@@ -122,12 +138,31 @@ type Store interface {
 	// Referrers returns the manifests in repo whose subject is dgst, oldest
 	// push first, optionally only those of one artifactType ("" for all).
 	Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]Manifest, error)
+}
 
+// Owners keeps who owns each manifest and its visibility.
+type Owners interface {
+	// Ownership returns who owns repo@dgst ("" if nobody was recorded) and
+	// its visibility; ErrNotFound if the manifest is not in the catalog.
+	Ownership(ctx context.Context, repo string, dgst digest.Digest) (owner string, vis Visibility, err error)
+	// SetVisibility records the visibility of repo@dgst, keeping its
+	// owner; ErrNotFound if the manifest is not in the catalog. Callers
+	// keep to the ladder: the store records what it is given.
+	SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis Visibility) error
+	// VisibleTags lists the tags of repo whose manifests v sees, sorted.
+	VisibleTags(ctx context.Context, repo string, v *Viewer) ([]string, error)
+}
+
+// Lineage walks the edges between manifests (see EdgesOf).
+type Lineage interface {
 	// Lineage returns the edges reachable from root going dir, at most
 	// depth edges away (depth 0: no bound), sorted by child then parent.
 	// A walk stops at a node it has seen, so cycles end.
 	Lineage(ctx context.Context, root Node, dir Direction, depth int) ([]Edge, error)
+}
 
+// Signatures keeps the verification records of manifests' signatures.
+type Signatures interface {
 	// SetSignatures replaces the signature records of repo@dgst (none
 	// removes them); ErrNotFound if the manifest is not in the catalog.
 	// Records go with the manifest.
@@ -137,10 +172,19 @@ type Store interface {
 	// artifactType, or by a tag of the form sha256-<hex>.sig. Subjects need
 	// not be in the catalog.
 	SignatureSubjects(ctx context.Context, repo, artifactType string) ([]Node, error)
+}
+
+// Settings keeps values the server must find again at its next start
+// (such as the trust policy signature records were checked against).
+type Settings interface {
 	// Setting returns a value stored with SetSetting, "" if none was.
 	Setting(ctx context.Context, key string) (string, error)
+	// SetSetting stores value under key, replacing what was there.
 	SetSetting(ctx context.Context, key, value string) error
+}
 
+// TokenStore keeps API tokens.
+type TokenStore interface {
 	// CreateToken stores an API token (its hash, never its secret).
 	CreateToken(ctx context.Context, t Token) error
 	// TokenByHash returns the token whose secret hashes to hash;
@@ -153,30 +197,29 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 	// TouchToken records that a token was used at at.
 	TouchToken(ctx context.Context, id string, at time.Time) error
+}
 
-	// Repositories lists the repository names that hold at least one
-	// manifest, sorted.
-	Repositories(ctx context.Context) ([]string, error)
-	// ReplaceRepository makes the catalog's view of repo exactly ms and
-	// tags (tag → digest), in one transaction: what reindex writes. PushedAt
-	// of entries already present is kept. An empty ms removes repo.
-	ReplaceRepository(ctx context.Context, repo string, ms []Manifest, tags map[string]digest.Digest) error
-
+// PendingMarks records the repositories about to change in the engine.
+type PendingMarks interface {
 	// MarkPending records that repo is about to change in the engine, before
 	// the change is indexed; ClearPending removes that mark once it is. Marks
 	// left after a crash tell reindex which repositories to visit.
 	MarkPending(ctx context.Context, repo string) (id int64, err error)
+	// ClearPending removes the mark id; removing a mark that is gone is
+	// not an error.
 	ClearPending(ctx context.Context, id int64) error
 	// Pending lists the repositories with marks, sorted, without duplicates.
 	Pending(ctx context.Context) ([]string, error)
 	// ClearPendingRepository removes every mark of repo (after a reindex of it).
 	ClearPendingRepository(ctx context.Context, repo string) error
+}
 
+// Health is what monitoring asks of the store.
+type Health interface {
 	// Stats counts what the catalog holds.
 	Stats(ctx context.Context) (Stats, error)
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
-	Close() error
 }
 
 // Stats are the catalog's sizes, exported as metrics.

@@ -19,11 +19,18 @@ type ReindexResult struct {
 	Skipped      int
 }
 
+// Reindexed is what a reindex writes to: the index of manifests, and the
+// pending marks it clears.
+type Reindexed interface {
+	Index
+	PendingMarks
+}
+
 // Reindex makes the catalog agree with what the engine's storage holds, for
 // the named repositories, or for every repository in storage or in the
 // catalog when repos is empty. Storage is the truth: entries it lacks are
 // removed, entries it has are (re)written.
-func Reindex(ctx context.Context, log *zap.Logger, store Store, w backend.Walker, repos []string) (ReindexResult, error) {
+func Reindex(ctx context.Context, log *zap.Logger, store Reindexed, w backend.Walker, repos []string) (ReindexResult, error) {
 	var res ReindexResult
 	if len(repos) == 0 {
 		inStorage, err := w.Repositories(ctx)
@@ -83,7 +90,7 @@ func Reindex(ctx context.Context, log *zap.Logger, store Store, w backend.Walker
 // ReindexIfBehind repairs the catalog at start: the repositories left
 // marked pending by a crash or a failed index write, or everything when the
 // catalog is empty while storage is not (a new catalog over old storage).
-func ReindexIfBehind(ctx context.Context, log *zap.Logger, store Store, w backend.Walker) (ReindexResult, error) {
+func ReindexIfBehind(ctx context.Context, log *zap.Logger, store Reindexed, w backend.Walker) (ReindexResult, error) {
 	inCatalog, err := store.Repositories(ctx)
 	if err != nil {
 		return ReindexResult{}, fmt.Errorf("reindex: %w", err)

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/opencontainers/go-digest"
 
+	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/postgres"
 	"github.com/cairn-dev/cairn/catalog/storetest"
 )
@@ -128,4 +132,47 @@ func BenchmarkLineageAtScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	storetest.BenchLineage(b, s, g)
+}
+
+// BenchmarkIndexPush measures what the catalog adds to each manifest push
+// through the façade (a pending mark, then the manifest, its tag and the
+// mark's removal in one transaction), from 8 concurrent clients, as the
+// SQLite store's BenchmarkIndexPush does:
+//
+//	go test -run '^$' -bench BenchmarkIndexPush -benchtime 3000x ./catalog/postgres/
+func BenchmarkIndexPush(b *testing.B) {
+	_, dsn := freshSchema(b, admin(b))
+	s, err := postgres.Open(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := b.Context()
+	var next atomic.Int64
+	b.SetParallelism(4) // 8 clients on 2 cores
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			repo := fmt.Sprintf("bench/push%d", i%8)
+			mark, err := s.MarkPending(ctx, repo)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			m := catalog.Manifest{
+				Repository: repo, Digest: digest.FromString(fmt.Sprint("push ", i)), MediaType: "application/vnd.oci.image.manifest.v1+json",
+				ArtifactType: "application/vnd.cairn.bench.v1", Size: 400, TotalSize: 4500,
+				Annotations: map[string]string{"org.example.run": strconv.FormatInt(i, 10), "org.example.year": "2024"},
+				Layers: []catalog.Layer{{Kind: "config", Digest: digest.FromString("{}"), MediaType: "application/vnd.oci.empty.v1+json", Size: 2},
+					{Kind: "layer", Digest: digest.FromString("layer"), MediaType: "application/octet-stream", Size: 4096}},
+			}
+			if err := s.IndexPush(ctx, m, "run-"+strconv.FormatInt(i, 10), mark); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
 }

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,13 +18,19 @@ import (
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
+	"github.com/cairn-dev/cairn/catalog/sqlwrite"
 )
 
 // Store is a catalog.Store in a PostgreSQL database. Its methods are safe for
-// concurrent use. A zero PushedAt given to PutManifest or ReplaceRepository
+// concurrent use. A zero PushedAt given to IndexPush or ReplaceRepository
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
+	// Writer does the writes (catalog/sqlwrite), on the pool and in its
+	// transactions; Lookups reads on the pool.
+	*sqlwrite.Writer
+	*sqlquery.Lookups
+
 	pool    *pgxpool.Pool
 	sampler *sqlquery.Sampler
 }
@@ -54,6 +59,15 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open %s@%s:%d/%s: %w", cc.User, cc.Host, cc.Port, cc.Database, err)
 	}
 	s := &Store{pool: pool}
+	s.Writer = sqlwrite.New(sqlwrite.Config{
+		Store:   "postgres",
+		Dialect: sqlquery.Postgres,
+		DB:      conn{pool},
+		InTx: func(ctx context.Context, fn func(ctx context.Context, c sqlwrite.Conn) error) error {
+			return s.inTx(ctx, func(tx pgx.Tx) error { return fn(ctx, conn{tx}) })
+		},
+	})
+	s.Lookups = sqlquery.NewLookups("postgres", sqlquery.Postgres, conn{pool})
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	return s, nil
 }
@@ -73,7 +87,7 @@ func (s *Store) readSample(ctx context.Context) (*sqlquery.Sample, error) {
 			if err := row.Scan(&text); err != nil {
 				return nil, err
 			}
-			return decodeAnnotations(text)
+			return sqlquery.DecodeAnnotations(text)
 		})
 	}
 	return sqlquery.ReadSample(sqlquery.Postgres, count, annots)
@@ -100,40 +114,52 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
+// conn runs the statements of the Writer and the Lookups on the pool or
+// in a transaction.
+type conn struct {
+	db interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+		SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	}
+}
+
+func (c conn) Exec(ctx context.Context, st sqlquery.Statement) (int64, error) {
+	tag, err := c.db.Exec(ctx, st.SQL, st.Args...)
+	return tag.RowsAffected(), err
+}
+
+// ExecAll sends sts in one round trip (a pipeline of pgx.Batch).
+func (c conn) ExecAll(ctx context.Context, sts []sqlquery.Statement) error {
+	switch len(sts) {
+	case 0:
+		return nil
+	case 1:
+		_, err := c.db.Exec(ctx, sts[0].SQL, sts[0].Args...)
+		return err
+	}
+	var batch pgx.Batch
+	for _, st := range sts {
+		batch.Queue(st.SQL, st.Args...)
+	}
+	return c.db.SendBatch(ctx, &batch).Close()
+}
+
+func (c conn) Strings(ctx context.Context, st sqlquery.Statement) ([]string, error) {
+	return queryStrings(ctx, c.db, st.SQL, st.Args...)
+}
+
+func (c conn) Row(ctx context.Context, st sqlquery.Statement, dest ...any) error {
+	err := c.db.QueryRow(ctx, st.SQL, st.Args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	return err
+}
+
 // inReadTx runs fn in a read-only transaction that sees one snapshot.
 func (s *Store) inReadTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	return pgx.BeginTxFunc(ctx, s.pool, opts, fn)
-}
-
-// exec runs one statement outside a transaction and returns its command tag.
-func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return s.pool.Exec(ctx, sql, args...)
-}
-
-// affected returns catalog.ErrNotFound if a statement changed no row.
-func affected(tag pgconn.CommandTag, err error) error {
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return catalog.ErrNotFound
-	}
-	return nil
-}
-
-// isForeignKeyViolation reports whether err is PostgreSQL's
-// foreign_key_violation, what a write racing a delete of its manifest gets.
-func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
-}
-
-// pushTime returns the time to record for a push at t: now if t is zero,
-// truncated to the microseconds PostgreSQL keeps.
-func pushTime(t time.Time) time.Time {
-	if t.IsZero() {
-		t = time.Now()
-	}
-	return t.Truncate(time.Microsecond)
 }

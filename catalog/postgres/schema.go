@@ -10,6 +10,8 @@ import (
 
 	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
+	"github.com/cairn-dev/cairn/catalog/sqlwrite"
 )
 
 // migrationLock is the key of the advisory lock that serialises migrations,
@@ -210,20 +212,17 @@ WHERE subject <> '' OR annotations LIKE '%"dev.cairn.lineage.derived-from"%'`)
 		if err := row.Scan(&m.Repository, &m.Digest, &m.Subject, &annots); err != nil {
 			return m, err
 		}
-		m.Annotations, err = decodeAnnotations(annots)
+		m.Annotations, err = sqlquery.DecodeAnnotations(annots)
 		return m, err
 	})
 	if err != nil {
 		return err
 	}
-	var batch pgx.Batch
+	var sts []sqlquery.Statement
 	for _, m := range ms {
-		queueEdges(&batch, m)
+		sts = append(sts, sqlwrite.Edges(sqlquery.Postgres, m)...)
 	}
-	if batch.Len() == 0 {
-		return nil
-	}
-	return tx.SendBatch(ctx, &batch).Close()
+	return conn{tx}.ExecAll(ctx, sts)
 }
 
 // backfillBatch is how many annotations backfillSortKeys reads at a time.

@@ -7,21 +7,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/opencontainers/go-digest"
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
-const tokenColumns = `id, "user", scopes, hash, created_at, expires_at, last_used_at, revoked_at`
-
-// orNull stores a zero time as NULL.
-func orNull(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
+const tokenColumns = sqlquery.TokenColumns
 
 func fromNull(t *time.Time) time.Time {
 	if t == nil {
@@ -39,16 +30,6 @@ func scanToken(row pgx.Row) (catalog.Token, error) {
 	t.CreatedAt = t.CreatedAt.UTC()
 	t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromNull(expires), fromNull(used), fromNull(revoked)
 	return t, nil
-}
-
-// CreateToken stores a token.
-func (s *Store) CreateToken(ctx context.Context, t catalog.Token) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.ID, t.User, t.Scopes, t.Hash, t.CreatedAt, orNull(t.ExpiresAt), orNull(t.LastUsedAt), orNull(t.RevokedAt))
-	if err != nil {
-		return fmt.Errorf("postgres: create token: %w", err)
-	}
-	return nil
 }
 
 // TokenByHash finds a token by the hash of its secret.
@@ -72,69 +53,6 @@ func (s *Store) Tokens(ctx context.Context) ([]catalog.Token, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalog.Token, error) { return scanToken(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tokens: %w", err)
-	}
-	return out, nil
-}
-
-// RevokeToken marks a token revoked (the first revocation's time stays).
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, at, id)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = catalog.ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: revoke token %s: %w", id, err)
-	}
-	return nil
-}
-
-// TouchToken records a use.
-func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2`, at, id); err != nil {
-		return fmt.Errorf("postgres: touch token %s: %w", id, err)
-	}
-	return nil
-}
-
-// Ownership returns who owns a manifest and its visibility.
-func (s *Store) Ownership(ctx context.Context, repo string, dgst digest.Digest) (string, catalog.Visibility, error) {
-	var owner, vis *string
-	err := s.pool.QueryRow(ctx, `SELECT o.owner, o.visibility FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest = m.digest
-WHERE m.repository = $1 AND m.digest = $2`, repo, string(dgst)).Scan(&owner, &vis)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", catalog.ErrNotFound
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("postgres: owner of %s@%s: %w", repo, dgst, err)
-	}
-	if owner == nil {
-		return "", catalog.Inherit, nil
-	}
-	return *owner, catalog.Visibility(*vis), nil
-}
-
-// SetVisibility records the visibility of a manifest, keeping its owner.
-func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockManifest(ctx, tx, repo, dgst); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO owners (repository, digest, owner, visibility) VALUES ($1, $2, '', $3)
-ON CONFLICT (repository, digest) DO UPDATE SET visibility = excluded.visibility`, repo, string(dgst), string(vis))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: set visibility of %s@%s: %w", repo, dgst, err)
-	}
-	return nil
-}
-
-// VisibleTags lists the tags of repo whose manifests v sees.
-func (s *Store) VisibleTags(ctx context.Context, repo string, v *catalog.Viewer) ([]string, error) {
-	st := sqlquery.VisibleTags(sqlquery.Postgres, repo, v)
-	out, err := queryStrings(ctx, s.pool, st.SQL, st.Args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: tags of %s: %w", repo, err)
 	}
 	return out, nil
 }

@@ -1,12 +1,17 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/cairn-dev/cairn/catalog"
+	"github.com/opencontainers/go-digest"
 )
 
 // The write connection commits with synchronous=NORMAL: a commit is in the
@@ -109,4 +114,64 @@ func (w *walSyncer) err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.failed
+}
+
+// SetVisibility records the visibility of a manifest, keeping its owner,
+// and syncs it.
+func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
+	if err := s.Writer.SetVisibility(ctx, repo, dgst, vis); err != nil {
+		return err
+	}
+	if err := s.durable(); err != nil {
+		return fmt.Errorf("sqlite: set visibility of %s@%s: %w", repo, dgst, err)
+	}
+	return nil
+}
+
+// SetSetting stores a setting and syncs it.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	if err := s.Writer.SetSetting(ctx, key, value); err != nil {
+		return err
+	}
+	if err := s.durable(); err != nil {
+		return fmt.Errorf("sqlite: set setting %s: %w", key, err)
+	}
+	return nil
+}
+
+// CreateToken stores a token and syncs it.
+func (s *Store) CreateToken(ctx context.Context, t catalog.Token) error {
+	if err := s.Writer.CreateToken(ctx, t); err != nil {
+		return err
+	}
+	if err := s.durable(); err != nil {
+		return fmt.Errorf("sqlite: create token: %w", err)
+	}
+	return nil
+}
+
+// RevokeToken marks a token revoked and syncs it.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	if err := s.Writer.RevokeToken(ctx, id, at); err != nil {
+		return err
+	}
+	if err := s.durable(); err != nil {
+		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
+	}
+	return nil
+}
+
+// MarkPending records that repo is about to change and returns the mark's
+// id, synced unless SkipMarkSync asked.
+func (s *Store) MarkPending(ctx context.Context, repo string) (int64, error) {
+	id, err := s.Writer.MarkPending(ctx, repo)
+	if err != nil {
+		return 0, err
+	}
+	if !s.skipMarkSync {
+		if err := s.durable(); err != nil {
+			return 0, fmt.Errorf("sqlite: mark %s pending: %w", repo, err)
+		}
+	}
+	return id, nil
 }

@@ -49,7 +49,7 @@ func TestDurableWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if err := s.PutManifest(ctx, m); err != nil {
+			if err := s.IndexPush(ctx, m, "", 0); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.CreateToken(ctx, catalog.Token{ID: "t1", User: "ann", Hash: []byte("h1"), CreatedAt: time.Now()}); err != nil {

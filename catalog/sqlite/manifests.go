@@ -3,145 +3,21 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
-
-// manifestColumns are the columns scanManifest reads, in order.
-const manifestColumns = sqlquery.ManifestColumns
-
-// PutManifest records m, replacing an entry with the same repository and
-// digest but keeping its push time and tags.
-func (s *Store) PutManifest(ctx context.Context, m catalog.Manifest) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return putManifest(ctx, s.prepared(tx), m) })
-	if err != nil {
-		return fmt.Errorf("sqlite: put manifest %s@%s: %w", m.Repository, m.Digest, err)
-	}
-	return nil
-}
-
-// IndexPush records m, tags it as tag unless tag is "", and clears the
-// pending mark unless it is 0, in one transaction.
-func (s *Store) IndexPush(ctx context.Context, m catalog.Manifest, tag string, pending int64) error {
-	err := s.inTx(ctx, func(ctx context.Context, stx *sql.Tx) error {
-		tx := s.prepared(stx)
-		if err := putManifest(ctx, tx, m); err != nil {
-			return err
-		}
-		if tag != "" {
-			if _, err := tx.ExecContext(ctx, `
-INSERT INTO tags (repository, tag, digest) VALUES (?, ?, ?)
-ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest`, m.Repository, tag, string(m.Digest)); err != nil {
-				return err
-			}
-		}
-		if m.Owner != "" || m.Visibility != catalog.Inherit {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO owners (repository, digest, owner, visibility) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				m.Repository, string(m.Digest), m.Owner, string(m.Visibility)); err != nil {
-				return err
-			}
-		}
-		if pending != 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE id = ?`, pending); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: index push of %s@%s: %w", m.Repository, m.Digest, err)
-	}
-	return nil
-}
-
-// putEdges replaces the lineage edges whose child is m with those m
-// records (catalog.EdgesOf).
-func putEdges(ctx context.Context, tx execer, m catalog.Manifest) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM edges WHERE child_repository = ? AND child_digest = ?`, m.Repository, string(m.Digest)); err != nil {
-		return err
-	}
-	for _, e := range catalog.EdgesOf(m) {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO edges (child_repository, child_digest, parent_registry, parent_repository, parent_digest, kind)
-VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			e.Child.Repository, string(e.Child.Digest), e.Parent.Registry, e.Parent.Repository, string(e.Parent.Digest), string(e.Kind))
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// putManifest writes m, its layers and its annotations in tx.
-func putManifest(ctx context.Context, tx execer, m catalog.Manifest) error {
-	annots, err := encodeAnnotations(m.Annotations)
-	if err != nil {
-		return err
-	}
-	pushed := m.PushedAt
-	if pushed.IsZero() {
-		pushed = time.Now()
-	}
-	repo, dgst := m.Repository, string(m.Digest)
-	_, err = tx.ExecContext(ctx, `
-INSERT INTO manifests (`+manifestColumns+`)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (repository, digest) DO UPDATE SET
-	media_type = excluded.media_type,
-	artifact_type = excluded.artifact_type,
-	annotations = excluded.annotations,
-	subject = excluded.subject,
-	size = excluded.size,
-	total_size = excluded.total_size`,
-		repo, dgst, m.MediaType, m.ArtifactType, annots, string(m.Subject), m.Size, m.TotalSize, micros(pushed))
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM layers WHERE repository = ? AND manifest_digest = ?`, repo, dgst); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM annotations WHERE repository = ? AND digest = ?`, repo, dgst); err != nil {
-		return err
-	}
-	if err := putEdges(ctx, tx, m); err != nil {
-		return err
-	}
-	for i, l := range m.Layers {
-		la, err := encodeAnnotations(l.Annotations)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `
-INSERT INTO layers (repository, manifest_digest, position, kind, digest, media_type, size, artifact_type, title, annotations)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			repo, dgst, i, l.Kind, string(l.Digest), l.MediaType, l.Size, l.ArtifactType, l.Title, la)
-		if err != nil {
-			return err
-		}
-	}
-	for k, v := range m.Annotations {
-		_, err := tx.ExecContext(ctx, `INSERT INTO annotations (repository, digest, key, value, sort_key) VALUES (?, ?, ?, ?, ?)`,
-			repo, dgst, k, v, annotations.SortKey(v))
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Manifest returns one entry with its layers and tags.
 func (s *Store) Manifest(ctx context.Context, repo string, dgst digest.Digest) (catalog.Manifest, error) {
 	var m catalog.Manifest
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, `SELECT `+manifestColumns+` FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst))
+		st := sqlquery.Manifest(sqlquery.SQLite, repo, dgst)
+		row := tx.QueryRowContext(ctx, st.SQL, st.Args...)
 		var err error
 		if m, err = scanManifest(row); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -206,10 +82,8 @@ func readManifests(ctx context.Context, tx *sql.Tx, nodes []catalog.Node) ([]cat
 func (s *Store) Referrers(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]catalog.Manifest, error) {
 	ms := []catalog.Manifest{}
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-SELECT `+manifestColumns+` FROM manifests
-WHERE repository = ? AND subject = ? AND (? = '' OR artifact_type = ?)
-ORDER BY pushed_at, digest`, repo, string(subject), artifactType, artifactType)
+		st := sqlquery.Referrers(sqlquery.SQLite, repo, subject, artifactType)
+		rows, err := tx.QueryContext(ctx, st.SQL, st.Args...)
 		if err != nil {
 			return err
 		}
@@ -233,32 +107,7 @@ ORDER BY pushed_at, digest`, repo, string(subject), artifactType, artifactType)
 	return ms, nil
 }
 
-// DeleteManifest removes an entry; its tags, layers and annotations go with
-// it (ON DELETE CASCADE).
-func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM manifests WHERE repository = ? AND digest = ?`, repo, string(dgst))
-	if err == nil {
-		err = affected(res)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: delete manifest %s@%s: %w", repo, dgst, err)
-	}
-	return nil
-}
-
-// affected returns catalog.ErrNotFound if a statement changed no row.
-func affected(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return catalog.ErrNotFound
-	}
-	return nil
-}
-
-// scanManifest reads the manifestColumns of one row, and then the columns
+// scanManifest reads the sqlquery.ManifestColumns of one row, and then the columns
 // that follow into extra.
 func scanManifest(row interface{ Scan(...any) error }, extra ...any) (catalog.Manifest, error) {
 	var (
@@ -271,7 +120,7 @@ func scanManifest(row interface{ Scan(...any) error }, extra ...any) (catalog.Ma
 		return catalog.Manifest{}, err
 	}
 	m.Digest, m.Subject, m.PushedAt = digest.Digest(dgst), digest.Digest(subject), fromMicros(pushed)
-	if m.Annotations, err = decodeAnnotations(annotation); err != nil {
+	if m.Annotations, err = sqlquery.DecodeAnnotations(annotation); err != nil {
 		return catalog.Manifest{}, err
 	}
 	return m, nil
@@ -298,7 +147,7 @@ func loadDetails(ctx context.Context, tx *sql.Tx, ms []catalog.Manifest) error {
 			return fmt.Errorf("layers: %w", err)
 		}
 		l.Digest = digest.Digest(dgst)
-		if l.Annotations, err = decodeAnnotations(annots); err != nil {
+		if l.Annotations, err = sqlquery.DecodeAnnotations(annots); err != nil {
 			return err
 		}
 		if m := idx[k]; m != nil {
@@ -384,30 +233,4 @@ func queryStrings(ctx context.Context, q interface {
 		out = append(out, s)
 	}
 	return out, rows.Err()
-}
-
-// encodeAnnotations returns the stored form of an annotation map, a JSON
-// object ("{}" when empty).
-func encodeAnnotations(a map[string]string) (string, error) {
-	if len(a) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return "", fmt.Errorf("encode annotations: %w", err)
-	}
-	return string(b), nil
-}
-
-// decodeAnnotations reads the stored form of an annotation map; nil when
-// empty.
-func decodeAnnotations(s string) (map[string]string, error) {
-	var a map[string]string
-	if err := json.Unmarshal([]byte(s), &a); err != nil {
-		return nil, fmt.Errorf("decode annotations: %w", err)
-	}
-	if len(a) == 0 {
-		return nil, nil
-	}
-	return a, nil
 }

@@ -329,7 +329,7 @@ FROM manifests m LEFT JOIN owners o ON o.repository = m.repository AND o.digest 
 			&e.TotalSize, &e.PushedAt, &e.Owner, &vis, &e.Signed); err != nil {
 			return nil, 0, err
 		}
-		if e.Annotations, err = decodeAnnotations(annots); err != nil {
+		if e.Annotations, err = sqlquery.DecodeAnnotations(annots); err != nil {
 			return nil, 0, err
 		}
 		e.Visibility = catalog.Visibility(vis)

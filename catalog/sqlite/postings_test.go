@@ -59,7 +59,7 @@ func TestIndexAgreesWithSQL(t *testing.T) {
 				t.Fatal(err)
 			}
 		case 1:
-			if err := sq.Tag(ctx, m.Repository, "moved-"+strconv.Itoa(i%7), m.Digest); err != nil {
+			if err := sq.IndexPush(ctx, m, "moved-"+strconv.Itoa(i%7), 0); err != nil {
 				t.Fatal(err)
 			}
 		case 2:
@@ -403,7 +403,7 @@ func TestTrimChangeLog(t *testing.T) {
 	defer ix.Close()
 	put := func(s *Store, name string) {
 		m := catalog.Manifest{Repository: "r", Digest: digest.FromString(name), MediaType: "x", Annotations: map[string]string{"k": name}}
-		if err := s.PutManifest(ctx, m); err != nil {
+		if err := s.IndexPush(ctx, m, "", 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/cairn-dev/cairn/annotations"
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/cairn-dev/cairn/catalog/sqlquery"
+	"github.com/cairn-dev/cairn/catalog/sqlwrite"
 )
 
 // migration is one schema change: SQL, then Go code (if any) that rewrites
@@ -260,7 +262,7 @@ WHERE subject <> '' OR annotations LIKE '%"dev.cairn.lineage.derived-from"%'`)
 			rows.Close()
 			return err
 		}
-		if m.Annotations, err = decodeAnnotations(annots); err != nil {
+		if m.Annotations, err = sqlquery.DecodeAnnotations(annots); err != nil {
 			rows.Close()
 			return err
 		}
@@ -270,8 +272,10 @@ WHERE subject <> '' OR annotations LIKE '%"dev.cairn.lineage.derived-from"%'`)
 		return err
 	}
 	for _, m := range ms {
-		if err := putEdges(ctx, tx, m); err != nil {
-			return err
+		for _, st := range sqlwrite.Edges(sqlquery.SQLite, m) {
+			if _, err := tx.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cairn-dev/cairn/catalog"
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
+	"github.com/cairn-dev/cairn/catalog/sqlwrite"
 )
 
 // busyTimeout is how long a statement waits for a lock held by another
@@ -29,10 +30,16 @@ import (
 const busyTimeout = 10 * time.Second
 
 // Store is a catalog.Store in an SQLite database. Its methods are safe for
-// concurrent use. A zero PushedAt given to PutManifest or ReplaceRepository
+// concurrent use. A zero PushedAt given to IndexPush or ReplaceRepository
 // is recorded as the time of the call; times are kept to the microsecond and
 // returned in UTC.
 type Store struct {
+	// Writer does the writes (catalog/sqlwrite), on the write connection
+	// and in inTx's transactions; durable.go adds what SQLite must sync.
+	// Lookups reads on the read-only connections.
+	*sqlwrite.Writer
+	*sqlquery.Lookups
+
 	write   *sql.DB // one connection, for every write
 	read    *sql.DB // read-only connections
 	sampler *sqlquery.Sampler
@@ -94,6 +101,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{write: write, read: read, wal: newWALSyncer(path)}
+	s.Writer = sqlwrite.New(sqlwrite.Config{
+		Store:   "sqlite",
+		Dialect: sqlquery.SQLite,
+		DB:      conn{s: s, db: write},
+		InTx: func(ctx context.Context, fn func(ctx context.Context, c sqlwrite.Conn) error) error {
+			return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, conn{s: s, db: write, tx: tx}) })
+		},
+		// Every push marks its repository: the marks of concurrent pushes
+		// share a commit (inTx).
+		MarkInTx: true,
+	})
+	s.Lookups = sqlquery.NewLookups("sqlite", sqlquery.SQLite, conn{s: s, db: read})
 	s.sampler = sqlquery.NewSampler(s.readSample)
 	for _, o := range opts {
 		o(s)
@@ -122,7 +141,7 @@ func (s *Store) readSample(ctx context.Context) (*sqlquery.Sample, error) {
 			if err := rows.Scan(&text); err != nil {
 				return err
 			}
-			a, err := decodeAnnotations(text)
+			a, err := sqlquery.DecodeAnnotations(text)
 			out = append(out, a)
 			return err
 		})
@@ -295,31 +314,88 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// execer runs statements: a transaction, or one whose statements are
-// prepared once (Store.prepared).
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// prepared returns tx running its statements through the store's prepared
-// statements: the SQL of the writes of every push is parsed once, not on
-// every push (it was a fifth of an indexed push's time).
-func (s *Store) prepared(tx *sql.Tx) execer { return preparedTx{tx: tx, s: s} }
-
-type preparedTx struct {
-	tx *sql.Tx
+// conn runs the statements of the Writer and the Lookups: in the write
+// transaction tx, through the store's prepared statements, or on db
+// outside a transaction when tx is nil.
+type conn struct {
 	s  *Store
+	db *sql.DB
+	tx *sql.Tx
 }
 
-func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, ok := p.s.stmts.Load(query)
-	if !ok {
-		// The transaction holds the write connection: prepare it before
-		// the next one (prepareWanted).
-		p.s.wanted.Store(query, true)
-		return p.tx.ExecContext(ctx, query, args...)
+// exec runs a statement. In a transaction it runs prepared: the SQL of
+// the writes of every push is parsed once, not on every push (it was a
+// fifth of an indexed push's time).
+func (c conn) exec(ctx context.Context, st sqlquery.Statement) (sql.Result, error) {
+	if c.tx == nil {
+		return c.db.ExecContext(ctx, st.SQL, st.Args...)
 	}
-	return p.tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+	if prep := c.prepared(ctx, st); prep != nil {
+		return prep.ExecContext(ctx, st.Args...)
+	}
+	return c.tx.ExecContext(ctx, st.SQL, st.Args...)
+}
+
+// prepared returns st's prepared statement in the transaction, or nil
+// if it is not prepared yet: the transaction holds the write connection,
+// so it is prepared before the next one (prepareWanted).
+func (c conn) prepared(ctx context.Context, st sqlquery.Statement) *sql.Stmt {
+	prep, ok := c.s.stmts.Load(st.SQL)
+	if !ok {
+		c.s.wanted.Store(st.SQL, true)
+		return nil
+	}
+	return c.tx.StmtContext(ctx, prep.(*sql.Stmt))
+}
+
+func (c conn) Exec(ctx context.Context, st sqlquery.Statement) (int64, error) {
+	res, err := c.exec(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) ExecAll(ctx context.Context, sts []sqlquery.Statement) error {
+	for _, st := range sts {
+		if _, err := c.exec(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryer is db or the transaction.
+func (c conn) queryer() interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+} {
+	if c.tx == nil {
+		return c.db
+	}
+	return c.tx
+}
+
+func (c conn) Strings(ctx context.Context, st sqlquery.Statement) ([]string, error) {
+	return queryStrings(ctx, c.queryer(), st.SQL, st.Args...)
+}
+
+// Row runs prepared in a transaction, as exec: a pending mark's insert is
+// one of every push's statements.
+func (c conn) Row(ctx context.Context, st sqlquery.Statement, dest ...any) error {
+	var row *sql.Row
+	if c.tx == nil {
+		row = c.db.QueryRowContext(ctx, st.SQL, st.Args...)
+	} else if prep := c.prepared(ctx, st); prep != nil {
+		row = prep.QueryRowContext(ctx, st.Args...)
+	} else {
+		row = c.tx.QueryRowContext(ctx, st.SQL, st.Args...)
+	}
+	err := row.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.ErrNotFound
+	}
+	return err
 }
 
 // prepareWanted prepares the statements prepared transactions asked for,
@@ -345,9 +421,6 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback()
 	return fn(tx)
 }
-
-// micros converts a time to the stored form, microseconds since the epoch.
-func micros(t time.Time) int64 { return t.UnixMicro() }
 
 // fromMicros converts the stored form of a time back, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -44,8 +44,8 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	m := catalog.Manifest{Repository: "r", Digest: digest.FromString("reopen"), MediaType: "x", PushedAt: time.Now()}
-	if err := s.PutManifest(t.Context(), m); err != nil {
-		t.Fatalf("PutManifest: %v", err)
+	if err := s.IndexPush(t.Context(), m, "", 0); err != nil {
+		t.Fatalf("IndexPush: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

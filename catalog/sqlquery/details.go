@@ -2,6 +2,7 @@ package sqlquery
 
 import (
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/opencontainers/go-digest"
 )
 
 // Key identifies a manifest in the catalog.
@@ -98,6 +99,24 @@ func Ownership(d Dialect, ms []catalog.Manifest) Statement {
 	b := &builder{d: d}
 	return b.statement(`SELECT repository, digest, owner, visibility
 FROM owners WHERE ` + b.keys("repository", "digest", ms) + ``)
+}
+
+// Manifest returns the statement reading the manifest repo@dgst. Its row
+// is ManifestColumns.
+func Manifest(d Dialect, repo string, dgst digest.Digest) Statement {
+	b := &builder{d: d}
+	return b.statement("SELECT " + ManifestColumns + " FROM manifests WHERE repository = " + b.arg(repo) + " AND digest = " + b.arg(string(dgst)))
+}
+
+// Referrers returns the statement reading the manifests in repo whose
+// subject is subject, only those of artifactType unless it is "". Its rows
+// are ManifestColumns, oldest push first, then by digest.
+func Referrers(d Dialect, repo string, subject digest.Digest, artifactType string) Statement {
+	b := &builder{d: d}
+	return b.statement(`
+SELECT ` + ManifestColumns + ` FROM manifests
+WHERE repository = ` + b.arg(repo) + ` AND subject = ` + b.arg(string(subject)) + ` AND (` + b.arg(artifactType) + ` = '' OR artifact_type = ` + b.arg(artifactType) + `)
+ORDER BY pushed_at, digest`)
 }
 
 // ManifestsAt returns the statement reading the manifests of nodes (of

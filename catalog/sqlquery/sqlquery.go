@@ -32,8 +32,16 @@ type Dialect struct {
 	// Placeholder returns the bind placeholder of the n-th argument
 	// (1-based).
 	Placeholder func(n int) string
-	// Time returns the bind argument of a time compared with pushed_at.
+	// Time returns the bind argument of a time compared with pushed_at,
+	// or stored in a column of times.
 	Time func(t time.Time) any
+	// NoTime is the bind argument of an unset time (a token never used,
+	// never revoked): what such a column holds.
+	NoTime any
+	// ForUpdate ends a SELECT that locks the rows it reads until the
+	// transaction ends, so that a concurrent delete waits; "" where the
+	// store's write transactions exclude each other already.
+	ForUpdate string
 	// ILike is the operator of a case-insensitive LIKE. Both stores fold
 	// ASCII letters only (SQLite's LIKE; PostgreSQL's ILIKE on the "C"
 	// collation of the text columns).
@@ -54,10 +62,12 @@ type Dialect struct {
 }
 
 // SQLite is the dialect of catalog/sqlite: ? placeholders, times as
-// microseconds since the Unix epoch.
+// microseconds since the Unix epoch (0 for none), no row locks (one
+// write transaction at a time).
 var SQLite = Dialect{
 	Placeholder: func(int) string { return "?" },
 	Time:        func(t time.Time) any { return t.UnixMicro() },
+	NoTime:      int64(0),
 	ILike:       "LIKE",
 	InTexts: func(b *builder, col string, vals []string) string {
 		j, _ := json.Marshal(vals) // strings always marshal
@@ -83,10 +93,12 @@ func jsonPairs(as, bs []string) string {
 }
 
 // Postgres is the dialect of catalog/postgres: $n placeholders, times as
-// TIMESTAMPTZ.
+// TIMESTAMPTZ (NULL for none).
 var Postgres = Dialect{
 	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
 	Time:        func(t time.Time) any { return t },
+	NoTime:      nil,
+	ForUpdate:   " FOR UPDATE",
 	ILike:       "ILIKE",
 	InTexts: func(b *builder, col string, vals []string) string {
 		return col + " = ANY(" + b.arg(vals) + "::text[])"
@@ -108,6 +120,36 @@ type Statement struct {
 // ManifestColumns are the manifests columns that the stores scan into a
 // catalog.Manifest, in order.
 const ManifestColumns = `repository, digest, media_type, artifact_type, annotations, subject, size, total_size, pushed_at`
+
+// TokenColumns are the tokens columns that the stores scan into a
+// catalog.Token, in order.
+const TokenColumns = `id, "user", scopes, hash, created_at, expires_at, last_used_at, revoked_at`
+
+// EncodeAnnotations returns the stored form of an annotation map, a JSON
+// object ("{}" when empty).
+func EncodeAnnotations(a map[string]string) (string, error) {
+	if len(a) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode annotations: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeAnnotations reads the stored form of an annotation map; nil when
+// empty.
+func DecodeAnnotations(s string) (map[string]string, error) {
+	var a map[string]string
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, fmt.Errorf("decode annotations: %w", err)
+	}
+	if len(a) == 0 {
+		return nil, nil
+	}
+	return a, nil
+}
 
 // mColumns are ManifestColumns qualified by the alias m.
 const mColumns = `m.repository, m.digest, m.media_type, m.artifact_type, m.annotations, m.subject, m.size, m.total_size, m.pushed_at`

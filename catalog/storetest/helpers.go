@@ -86,21 +86,22 @@ func referrer(repo, name string, subject digest.Digest, artifactType string, pus
 	}
 }
 
-// put stores every manifest or fails the test.
+// put stores every manifest, untagged, or fails the test.
 func put(t *testing.T, s catalog.Store, ms ...catalog.Manifest) {
 	t.Helper()
 	for _, m := range ms {
-		if err := s.PutManifest(t.Context(), m); err != nil {
-			t.Fatalf("PutManifest(%s@%s): %v", m.Repository, m.Digest, err)
+		if err := s.IndexPush(t.Context(), m, "", 0); err != nil {
+			t.Fatalf("IndexPush(%s@%s): %v", m.Repository, m.Digest, err)
 		}
 	}
 }
 
-// tag points tag at d or fails the test.
-func tag(t *testing.T, s catalog.Store, repo, tag string, d digest.Digest) {
+// tag points name at m, pushing m again by that tag (as a manifest PUT by
+// tag does), or fails the test.
+func tag(t *testing.T, s catalog.Store, m catalog.Manifest, name string) {
 	t.Helper()
-	if err := s.Tag(t.Context(), repo, tag, d); err != nil {
-		t.Fatalf("Tag(%s:%s → %s): %v", repo, tag, d, err)
+	if err := s.IndexPush(t.Context(), m, name, 0); err != nil {
+		t.Fatalf("IndexPush(%s:%s → %s): %v", m.Repository, name, m.Digest, err)
 	}
 }
 

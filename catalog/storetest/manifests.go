@@ -52,12 +52,12 @@ func testManifestNotFound(t *testing.T, s catalog.Store) {
 	wantNoManifest(t, s, "r2", image("r", "a", at(0)).Digest)
 }
 
-// testPutManifestReplaces re-puts a manifest: fields, layers and annotations
-// are replaced, the push time and the tags are kept.
-func testPutManifestReplaces(t *testing.T, s catalog.Store) {
+// testIndexPushReplaces pushes a manifest again: fields, layers and
+// annotations are replaced, the push time and the tags are kept.
+func testIndexPushReplaces(t *testing.T, s catalog.Store) {
 	first := image("r", "a", at(0))
 	put(t, s, first)
-	tag(t, s, "r", "latest", first.Digest)
+	tag(t, s, first, "latest")
 
 	second := first
 	second.MediaType = "application/vnd.docker.distribution.manifest.v2+json"
@@ -83,19 +83,47 @@ func testPutManifestReplaces(t *testing.T, s catalog.Store) {
 	}
 }
 
-// testPutManifestZeroPushedAt puts a manifest without a push time: the store
-// records the current time.
-func testPutManifestZeroPushedAt(t *testing.T, s catalog.Store) {
+// testIndexPushZeroPushedAt writes manifests without a push time, by
+// IndexPush and by ReplaceRepository: the store records the time of the
+// call, from the process's clock, to the microsecond it keeps (not
+// rounded up past the call, nor a second off), and keeps it when the
+// manifest is written again.
+func testIndexPushZeroPushedAt(t *testing.T, s catalog.Store) {
+	within := func(what string, got, before, after time.Time) {
+		t.Helper()
+		if got.Before(before.Truncate(time.Microsecond)) || got.After(after) {
+			t.Errorf("%s: PushedAt = %v, want the time of the call (%v … %v)", what, got, before, after)
+		}
+		if got.Location() != time.UTC {
+			t.Errorf("%s: PushedAt %v is not in UTC", what, got)
+		}
+	}
 	m := image("r", "a", time.Time{})
-	before := time.Now().Truncate(time.Microsecond)
+	before := time.Now()
 	put(t, s, m)
 	after := time.Now()
-	got := get(t, s, "r", m.Digest)
-	if got.PushedAt.Before(before.Add(-time.Second)) || got.PushedAt.After(after.Add(time.Second)) {
-		t.Errorf("PushedAt = %v, want the time of PutManifest (%v … %v)", got.PushedAt, before, after)
+	pushed := get(t, s, "r", m.Digest).PushedAt
+	within("IndexPush", pushed, before, after)
+
+	r := image("q", "b", time.Time{})
+	before = time.Now()
+	if err := s.ReplaceRepository(t.Context(), "q", []catalog.Manifest{r}, nil); err != nil {
+		t.Fatalf("ReplaceRepository: %v", err)
 	}
-	if got.PushedAt.Location() != time.UTC {
-		t.Errorf("PushedAt %v is not in UTC", got.PushedAt)
+	after = time.Now()
+	replaced := get(t, s, "q", r.Digest).PushedAt
+	within("ReplaceRepository", replaced, before, after)
+
+	time.Sleep(2 * time.Millisecond)
+	put(t, s, m)
+	if got := get(t, s, "r", m.Digest).PushedAt; !got.Equal(pushed) {
+		t.Errorf("PushedAt after pushing again = %v, want the first push's %v", got, pushed)
+	}
+	if err := s.ReplaceRepository(t.Context(), "q", []catalog.Manifest{r}, nil); err != nil {
+		t.Fatalf("ReplaceRepository: %v", err)
+	}
+	if got := get(t, s, "q", r.Digest).PushedAt; !got.Equal(replaced) {
+		t.Errorf("PushedAt after replacing again = %v, want the first write's %v", got, replaced)
 	}
 }
 
@@ -107,8 +135,8 @@ func testSameDigestTwoRepositories(t *testing.T, s catalog.Store) {
 	b.Annotations = map[string]string{"only": "in two"}
 	b.Layers = b.Layers[:1]
 	put(t, s, a, b)
-	tag(t, s, "one", "latest", a.Digest)
-	tag(t, s, "two", "v1", b.Digest)
+	tag(t, s, a, "latest")
+	tag(t, s, b, "v1")
 
 	assertManifest(t, get(t, s, "one", a.Digest), withTags(a, "latest"))
 	assertManifest(t, get(t, s, "two", b.Digest), withTags(b, "v1"))
@@ -130,9 +158,9 @@ func testDeleteManifest(t *testing.T, s catalog.Store) {
 	b := image("r", "b", at(1))
 	ref := referrer("r", "sig", a.Digest, atSig, at(2))
 	put(t, s, a, b, ref)
-	tag(t, s, "r", "latest", a.Digest)
-	tag(t, s, "r", "v1", a.Digest)
-	tag(t, s, "r", "stable", b.Digest)
+	tag(t, s, a, "latest")
+	tag(t, s, a, "v1")
+	tag(t, s, b, "stable")
 
 	if err := s.DeleteManifest(t.Context(), "r", ref.Digest); err != nil {
 		t.Fatalf("DeleteManifest(referrer): %v", err)
@@ -178,9 +206,7 @@ func testManifestsBatch(t *testing.T, s catalog.Store) {
 	put(t, s, ms...)
 	for i, m := range ms[:40] {
 		if i%7 == 0 {
-			if err := s.Tag(t.Context(), m.Repository, fmt.Sprintf("t%d", i), m.Digest); err != nil {
-				t.Fatal(err)
-			}
+			tag(t, s, m, fmt.Sprintf("t%d", i))
 		}
 	}
 	var nodes []catalog.Node

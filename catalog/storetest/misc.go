@@ -25,8 +25,8 @@ func testCanceledContext(t *testing.T, s catalog.Store) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	m := image("r", "a", at(0))
-	if err := s.PutManifest(ctx, m); err == nil {
-		t.Errorf("PutManifest with a canceled context: no error")
+	if err := s.IndexPush(ctx, m, "", 0); err == nil {
+		t.Errorf("IndexPush with a canceled context: no error")
 	}
 	if _, err := s.Manifest(ctx, "r", m.Digest); err == nil {
 		t.Errorf("Manifest with a canceled context: no error")
@@ -78,7 +78,7 @@ func testSQLMetacharacters(t *testing.T, s catalog.Store) {
 			PushedAt: at(i),
 		}
 		put(t, s, m)
-		tag(t, s, name, name, m.Digest)
+		tag(t, s, m, name)
 		assertManifest(t, get(t, s, name, m.Digest), withTags(m, name))
 		wantTag(t, s, name, name, m.Digest)
 		want = append(want, name)
@@ -88,7 +88,7 @@ func testSQLMetacharacters(t *testing.T, s catalog.Store) {
 		r := m
 		r.Repository = "meta"
 		put(t, s, r)
-		tag(t, s, "meta", name, r.Digest)
+		tag(t, s, r, name)
 	}
 	sort.Strings(want)
 	want = append(want, "meta")
@@ -149,14 +149,14 @@ func testConcurrent(t *testing.T, s catalog.Store) {
 				}
 				id, err := s.MarkPending(ctx, own)
 				do("MarkPending", err)
-				do("PutManifest common", s.PutManifest(ctx, common))
+				do("IndexPush common", s.IndexPush(ctx, common, "", 0))
 				m := image("shared", name, at(r))
-				do("PutManifest shared", s.PutManifest(ctx, m))
-				do("Tag shared", s.Tag(ctx, "shared", name, m.Digest))
-				do("Tag latest", s.Tag(ctx, "shared", "latest", m.Digest))
+				do("IndexPush shared", s.IndexPush(ctx, m, "", 0))
+				do("IndexPush shared tagged", s.IndexPush(ctx, m, name, 0))
+				do("IndexPush shared latest", s.IndexPush(ctx, m, "latest", 0))
 				o := image(own, name, at(r))
-				do("PutManifest own", s.PutManifest(ctx, o))
-				do("Tag own", s.Tag(ctx, own, "latest", o.Digest))
+				do("IndexPush own", s.IndexPush(ctx, o, "", 0))
+				do("IndexPush own latest", s.IndexPush(ctx, o, "latest", 0))
 				_, err = s.Manifest(ctx, "shared", common.Digest)
 				do("Manifest", err)
 				_, err = s.Referrers(ctx, "shared", common.Digest, "")

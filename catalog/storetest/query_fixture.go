@@ -75,7 +75,7 @@ func load(t *testing.T, s catalog.Store, specs []spec) fixture {
 		m := artifact(sp, subject)
 		put(t, s, m)
 		for _, tg := range sp.tags {
-			tag(t, s, m.Repository, tg, m.Digest)
+			tag(t, s, m, tg)
 		}
 		f.byName[sp.name] = withTags(m, sp.tags...)
 		f.names[m.Repository+"@"+string(m.Digest)] = sp.name

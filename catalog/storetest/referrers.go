@@ -18,7 +18,7 @@ func testReferrers(t *testing.T, s catalog.Store) {
 	unrelated := referrer("r", "unrelated", dg("another subject"), atSig, at(3))
 	// Put in an order that is neither push order nor digest order.
 	put(t, s, late, sig2, subject, unrelated, sig1, elsewhere, sbom)
-	tag(t, s, "r", "sig", sig1.Digest)
+	tag(t, s, sig1, "sig")
 
 	sigs := []catalog.Manifest{sig1, sig2}
 	if sigs[1].Digest < sigs[0].Digest {

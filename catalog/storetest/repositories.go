@@ -37,9 +37,9 @@ func replaceFixture(t *testing.T, s catalog.Store) (m1, m2, m3, o1 catalog.Manif
 	m1, m2, m3 = image("r", "1", at(1)), image("r", "2", at(2)), image("r", "3", at(3))
 	o1 = image("other", "1", at(4))
 	put(t, s, m1, m2, m3, o1)
-	tag(t, s, "r", "t1", m1.Digest)
-	tag(t, s, "r", "t2", m2.Digest)
-	tag(t, s, "other", "t1", o1.Digest)
+	tag(t, s, m1, "t1")
+	tag(t, s, m2, "t2")
+	tag(t, s, o1, "t1")
 	return m1, m2, m3, o1
 }
 
@@ -147,10 +147,10 @@ func testStats(t *testing.T, s catalog.Store) {
 	assertStats(t, s, catalog.Stats{})
 	a, b, c := image("r1", "a", at(0)), image("r1", "b", at(1)), image("r2", "a", at(2))
 	put(t, s, a, b, c)
-	tag(t, s, "r1", "x", a.Digest)
-	tag(t, s, "r1", "y", a.Digest)
-	tag(t, s, "r1", "z", b.Digest)
-	tag(t, s, "r2", "x", c.Digest)
+	tag(t, s, a, "x")
+	tag(t, s, a, "y")
+	tag(t, s, b, "z")
+	tag(t, s, c, "x")
 	if _, err := s.MarkPending(t.Context(), "r3"); err != nil {
 		t.Fatalf("MarkPending: %v", err)
 	}

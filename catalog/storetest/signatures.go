@@ -23,9 +23,9 @@ func testSignatures(t *testing.T, s catalog.Store) {
 	// catalog does not hold.
 	legacy := referrer("models/b", "legacy", "", mtConfig, at(4))
 	put(t, s, legacy)
-	tag(t, s, "models/b", "sha256-"+badlySigned.Digest.Encoded()+".sig", legacy.Digest)
-	tag(t, s, "models/b", "sha256-"+dg("elsewhere").Encoded()+".sig", legacy.Digest)
-	tag(t, s, "models/b", "sha256-short.sig", legacy.Digest)
+	tag(t, s, legacy, "sha256-"+badlySigned.Digest.Encoded()+".sig")
+	tag(t, s, legacy, "sha256-"+dg("elsewhere").Encoded()+".sig")
+	tag(t, s, legacy, "sha256-short.sig")
 
 	subjects, err := s.SignatureSubjects(ctx, "", atSig)
 	if err != nil {
