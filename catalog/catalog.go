@@ -145,10 +145,11 @@ type Owners interface {
 	// Ownership returns who owns repo@dgst ("" if nobody was recorded) and
 	// its visibility; ErrNotFound if the manifest is not in the catalog.
 	Ownership(ctx context.Context, repo string, dgst digest.Digest) (owner string, vis Visibility, err error)
-	// SetVisibility records the visibility of repo@dgst, keeping its
-	// owner; ErrNotFound if the manifest is not in the catalog. Callers
-	// keep to the ladder: the store records what it is given.
-	SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis Visibility) error
+	// SetVisibility records vis as the visibility of every manifest ds
+	// names in repo, keeping their owners, in one transaction: all of them
+	// or none (ErrNotFound if one is not in the catalog). Callers keep to
+	// the ladder: the store records what it is given.
+	SetVisibility(ctx context.Context, repo string, ds []digest.Digest, vis Visibility) error
 	// VisibleTags lists the tags of repo whose manifests v sees, sorted.
 	VisibleTags(ctx context.Context, repo string, v *Viewer) ([]string, error)
 }

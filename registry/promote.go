@@ -103,6 +103,7 @@ func (r *Registry) raise(ctx context.Context, repo string, m catalog.Manifest, v
 		}
 	}
 	changed := []string{}
+	var raise []digest.Digest
 	seen := map[digest.Digest]bool{}
 	for _, d := range targets {
 		if seen[d] {
@@ -119,10 +120,16 @@ func (r *Registry) raise(ctx context.Context, repo string, m catalog.Manifest, v
 		if r.policy.Effective(repo, own).Rank() >= vis.Rank() {
 			continue
 		}
-		if err := r.store.SetVisibility(ctx, repo, d, vis); err != nil {
-			return changed, CatalogUnavailable(err)
-		}
+		raise = append(raise, d)
 		changed = append(changed, repo+"@"+d.String())
+	}
+	if len(raise) == 0 {
+		return changed, nil
+	}
+	// One transaction: the artifact never goes public without its
+	// signatures and attachments, nor they without it.
+	if err := r.store.SetVisibility(ctx, repo, raise, vis); err != nil {
+		return nil, CatalogUnavailable(err)
 	}
 	return changed, nil
 }

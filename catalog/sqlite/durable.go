@@ -118,12 +118,12 @@ func (w *walSyncer) err() error {
 
 // SetVisibility records the visibility of a manifest, keeping its owner,
 // and syncs it.
-func (s *Store) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
-	if err := s.Writer.SetVisibility(ctx, repo, dgst, vis); err != nil {
+func (s *Store) SetVisibility(ctx context.Context, repo string, ds []digest.Digest, vis catalog.Visibility) error {
+	if err := s.Writer.SetVisibility(ctx, repo, ds, vis); err != nil {
 		return err
 	}
 	if err := s.durable(); err != nil {
-		return fmt.Errorf("sqlite: set visibility of %s@%s: %w", repo, dgst, err)
+		return fmt.Errorf("sqlite: set visibility in %s: %w", repo, err)
 	}
 	return nil
 }

@@ -35,7 +35,9 @@ func TestDurableWrites(t *testing.T) {
 		}, true},
 		{"token revoked", false, func(s *Store) error { return s.RevokeToken(ctx, "t1", time.Now()) }, true},
 		{"token used (a time stamp)", false, func(s *Store) error { return s.TouchToken(ctx, "t1", time.Now()) }, false},
-		{"visibility", false, func(s *Store) error { return s.SetVisibility(ctx, m.Repository, m.Digest, catalog.Private) }, true},
+		{"visibility", false, func(s *Store) error {
+			return s.SetVisibility(ctx, m.Repository, []digest.Digest{m.Digest}, catalog.Private)
+		}, true},
 		{"setting", false, func(s *Store) error { return s.SetSetting(ctx, "trust", "x") }, true},
 	}
 	for _, tc := range cases {

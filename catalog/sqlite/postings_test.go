@@ -64,7 +64,7 @@ func TestIndexAgreesWithSQL(t *testing.T) {
 			}
 		case 2:
 			vis := []catalog.Visibility{catalog.Staged, catalog.Private, catalog.Unlisted, catalog.Public}[i%4]
-			if err := sq.SetVisibility(ctx, m.Repository, m.Digest, vis); err != nil {
+			if err := sq.SetVisibility(ctx, m.Repository, []digest.Digest{m.Digest}, vis); err != nil {
 				t.Fatal(err)
 			}
 		case 3:

@@ -2,6 +2,7 @@ package sqlwrite
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -10,18 +11,23 @@ import (
 	"github.com/cairn-dev/cairn/catalog/sqlquery"
 )
 
-// SetVisibility records the visibility of a manifest, keeping its owner.
-func (w *Writer) SetVisibility(ctx context.Context, repo string, dgst digest.Digest, vis catalog.Visibility) error {
+// SetVisibility records the visibility of manifests of repo, keeping
+// their owners, in one transaction.
+func (w *Writer) SetVisibility(ctx context.Context, repo string, ds []digest.Digest, vis catalog.Visibility) error {
 	err := w.c.InTx(ctx, func(ctx context.Context, c Conn) error {
-		if err := w.lockManifest(ctx, c, repo, string(dgst)); err != nil {
-			return err
+		for _, dgst := range ds {
+			if err := w.lockManifest(ctx, c, repo, string(dgst)); err != nil {
+				return fmt.Errorf("%s: %w", dgst, err)
+			}
+			if _, err := c.Exec(ctx, w.st(`INSERT INTO owners (repository, digest, owner, visibility) VALUES (?, ?, '', ?)
+ON CONFLICT (repository, digest) DO UPDATE SET visibility = excluded.visibility`, repo, string(dgst), string(vis))); err != nil {
+				return err
+			}
 		}
-		_, err := c.Exec(ctx, w.st(`INSERT INTO owners (repository, digest, owner, visibility) VALUES (?, ?, '', ?)
-ON CONFLICT (repository, digest) DO UPDATE SET visibility = excluded.visibility`, repo, string(dgst), string(vis)))
-		return err
+		return nil
 	})
 	if err != nil {
-		return w.errorf("set visibility of %s@%s: %w", repo, dgst, err)
+		return w.errorf("set visibility in %s: %w", repo, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cairn-dev/cairn/catalog"
+	"github.com/opencontainers/go-digest"
 )
 
 // testVisibility checks that every read that takes a viewer returns what
@@ -159,7 +160,7 @@ func testVisibility(t *testing.T, s catalog.Store) {
 
 	// The state is set and read back; the owner stays.
 	m := arts[16].m // grp/data, no owner, staged
-	if err := s.SetVisibility(ctx, m.Repository, m.Digest, catalog.Unlisted); err != nil {
+	if err := s.SetVisibility(ctx, m.Repository, []digest.Digest{m.Digest}, catalog.Unlisted); err != nil {
 		t.Fatal(err)
 	}
 	if o, v, err := s.Ownership(ctx, m.Repository, m.Digest); err != nil || o != m.Owner || v != catalog.Unlisted {
@@ -167,13 +168,21 @@ func testVisibility(t *testing.T, s catalog.Store) {
 	}
 	// A manifest with no record gets one.
 	m = arts[0].m
-	if err := s.SetVisibility(ctx, m.Repository, m.Digest, catalog.Public); err != nil {
+	if err := s.SetVisibility(ctx, m.Repository, []digest.Digest{m.Digest}, catalog.Public); err != nil {
 		t.Fatal(err)
 	}
 	if o, v, err := s.Ownership(ctx, m.Repository, m.Digest); err != nil || o != "" || v != catalog.Public {
 		t.Errorf("Ownership after SetVisibility of an unowned manifest = %q, %q, %v", o, v, err)
 	}
-	if err := s.SetVisibility(ctx, "grp/data", dg("nothing"), catalog.Public); !errors.Is(err, catalog.ErrNotFound) {
+	if err := s.SetVisibility(ctx, "grp/data", []digest.Digest{dg("nothing")}, catalog.Public); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("SetVisibility of a missing manifest: %v, want ErrNotFound", err)
+	}
+	// All or none: with one of them missing, the others keep their state.
+	m = arts[16].m
+	if err := s.SetVisibility(ctx, m.Repository, []digest.Digest{m.Digest, dg("nothing")}, catalog.Public); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("SetVisibility of a present and a missing manifest: %v, want ErrNotFound", err)
+	}
+	if _, v, err := s.Ownership(ctx, m.Repository, m.Digest); err != nil || v != catalog.Unlisted {
+		t.Errorf("after a SetVisibility that failed on another manifest, the visibility is %q (%v); want it unchanged, unlisted", v, err)
 	}
 }
