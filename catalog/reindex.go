@@ -26,6 +26,22 @@ type Reindexed interface {
 	PendingMarks
 }
 
+// ReindexTargets lists what a reindex of everything visits: every
+// repository in storage or in the catalog, sorted, once each.
+func ReindexTargets(ctx context.Context, store Index, w backend.Walker) ([]string, error) {
+	inStorage, err := w.Repositories(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reindex: %w", err)
+	}
+	inCatalog, err := store.Repositories(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reindex: %w", err)
+	}
+	repos := append(inStorage, inCatalog...)
+	slices.Sort(repos)
+	return slices.Compact(repos), nil
+}
+
 // Reindex makes the catalog agree with what the engine's storage holds, for
 // the named repositories, or for every repository in storage or in the
 // catalog when repos is empty. Storage is the truth: entries it lacks are
@@ -33,17 +49,10 @@ type Reindexed interface {
 func Reindex(ctx context.Context, log *zap.Logger, store Reindexed, w backend.Walker, repos []string) (ReindexResult, error) {
 	var res ReindexResult
 	if len(repos) == 0 {
-		inStorage, err := w.Repositories(ctx)
-		if err != nil {
-			return res, fmt.Errorf("reindex: %w", err)
+		var err error
+		if repos, err = ReindexTargets(ctx, store, w); err != nil {
+			return res, err
 		}
-		inCatalog, err := store.Repositories(ctx)
-		if err != nil {
-			return res, fmt.Errorf("reindex: %w", err)
-		}
-		repos = append(inStorage, inCatalog...)
-		slices.Sort(repos)
-		repos = slices.Compact(repos)
 	}
 	for _, repo := range repos {
 		var ms []Manifest

@@ -211,17 +211,10 @@ func (r *Registry) Reindex(ctx context.Context, repos []string) (catalog.Reindex
 		return total, errors.New("this engine's content cannot be walked")
 	}
 	if len(repos) == 0 {
-		inStorage, err := w.Repositories(ctx)
-		if err != nil {
-			return total, fmt.Errorf("reindex: %w", err)
+		var err error
+		if repos, err = catalog.ReindexTargets(ctx, r.store, w); err != nil {
+			return total, err
 		}
-		inCatalog, err := r.store.Repositories(ctx)
-		if err != nil {
-			return total, fmt.Errorf("reindex: %w", err)
-		}
-		repos = append(inStorage, inCatalog...)
-		slices.Sort(repos)
-		repos = slices.Compact(repos)
 	}
 	for _, repo := range repos {
 		res, err := r.reindexOne(ctx, w, repo)
